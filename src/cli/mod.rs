@@ -1,0 +1,82 @@
+//! The command line: arguments (clap derive) grouped by job, each command
+//! a thin adapter over the library. Errors come back as `anyhow` reports
+//! whose context names the input at fault.
+
+mod lab;
+mod probe;
+mod store;
+mod time;
+
+use clap::{Parser, Subcommand};
+
+use crate::telemetry::LogFormat;
+
+/// Latency measurement and geo-routing advisor for multi-region services.
+#[derive(Debug, Parser)]
+#[command(name = "geolat", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Log format on stderr: `human`, or `json` for Kubernetes log pipelines.
+    #[arg(long, global = true, value_enum, default_value = "human")]
+    pub log_format: LogFormat,
+    /// More log detail (-v: debug, -vv: trace). `GEOLAT_LOG` overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Cli {
+    pub fn log_level(&self) -> &'static str {
+        match self.verbose {
+            0 => "warn,geolat=info",
+            1 => "info,geolat=debug",
+            _ => "debug,geolat=trace",
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Measure: probe a URL once (for a person) or run a configured window (for a CronJob).
+    Probe(probe::ProbeArgs),
+    /// Stored windows: list what a store holds for a time range.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
+    /// Local lab: emulated regions with injected latency, no cloud account needed.
+    Lab(lab::LabArgs),
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Probe(args) => probe::run(args).await,
+        Command::Store(cmd) => store::run(cmd).await,
+        Command::Lab(args) => lab::run(args).await,
+    }
+}
+
+/// Fires on Ctrl-C or SIGTERM (what Kubernetes sends a CronJob pod), so a
+/// run can stop starting work and still save what it measured.
+pub fn stop_on_signal() -> tokio_util::sync::CancellationToken {
+    let token = tokio_util::sync::CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let term = async {
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::warn!("stopping: finishing attempts in flight and saving what was measured");
+        t.cancel();
+    });
+    token
+}

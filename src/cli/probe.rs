@@ -1,0 +1,307 @@
+//! `geolat probe`: the one-shot mode for a person (`probe URL`) and the
+//! configured window for a CronJob (`probe --config FILE --store URL`).
+
+use std::io::Write as _;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use chrono::Utc;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::config::{
+    self, DnsProtocol, DnsSettings, ProbeConfig, ProbeIdentity, ProbeSettings, ServedBy, Target,
+    Timeouts, TlsSettings, WindowSpec,
+};
+use crate::probe::{Prober, ecs, runner};
+use crate::store::Store;
+use crate::window::Window;
+use crate::window::builder::WindowBuilder;
+use crate::window::summary::{self, render_table};
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// URL to probe once, e.g. https://api.example.com/healthz (one-shot mode).
+    #[arg(conflicts_with = "config", required_unless_present = "config")]
+    pub url: Option<String>,
+    /// Probe configuration (probes/*.yaml): run one window of every target in it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Store to write the window to: file://DIR or s3://BUCKET/PREFIX.
+    #[arg(long, value_name = "URL", env = "GEOLAT_STORE")]
+    pub store: Option<String>,
+    /// With --config: print the window JSON instead of storing it.
+    #[arg(long, requires = "config", conflicts_with = "store")]
+    pub print: bool,
+    /// One-shot: number of samples (each on a fresh connection).
+    #[arg(short = 'n', long, default_value_t = 10, conflicts_with = "config")]
+    pub samples: u32,
+    /// One-shot: warm requests per sample on the kept-alive connection.
+    #[arg(long, default_value_t = 1, conflicts_with = "config")]
+    pub warm: u32,
+    /// One-shot: trust this CA bundle (PEM) instead of the system roots.
+    #[arg(long, value_name = "FILE", conflicts_with = "config")]
+    pub ca: Option<PathBuf>,
+    /// One-shot: do not verify the server certificate (explicit opt-in only).
+    #[arg(long, conflicts_with_all = ["ca", "config"])]
+    pub insecure: bool,
+    /// One-shot: name servers (IP:port) to resolve with instead of the system resolver.
+    #[arg(long = "resolver", value_name = "IP:PORT", conflicts_with = "config")]
+    pub resolvers: Vec<String>,
+    /// One-shot: ask the name servers over TCP instead of UDP.
+    #[arg(long, conflicts_with = "config")]
+    pub resolver_tcp: bool,
+    /// One-shot: response header naming the region that answered.
+    #[arg(
+        long,
+        default_value = "x-region",
+        value_name = "NAME",
+        conflicts_with = "config"
+    )]
+    pub region_header: String,
+    /// One-shot: timeout for each phase (dns, tcp, tls, ttfb, body).
+    #[arg(
+        long,
+        default_value = "5s",
+        value_name = "DURATION",
+        conflicts_with = "config"
+    )]
+    pub timeout: String,
+    /// One-shot: local address to send from.
+    #[arg(long, value_name = "IP", conflicts_with = "config")]
+    pub source: Option<IpAddr>,
+    /// One-shot: samples in flight at once (1 measures without self-interference).
+    #[arg(long, default_value_t = 1, conflicts_with = "config")]
+    pub concurrency: u32,
+    /// One-shot: print the result as JSON (schemas/probe-oneshot.schema.json).
+    #[arg(long, conflicts_with = "config")]
+    pub json: bool,
+}
+
+pub async fn run(args: ProbeArgs) -> anyhow::Result<()> {
+    match (&args.url, &args.config) {
+        (Some(url), None) => oneshot(&args, url).await,
+        (None, Some(file)) => configured(&args, file).await,
+        _ => bail!("give either a URL or --config FILE"),
+    }
+}
+
+fn oneshot_settings(args: &ProbeArgs) -> anyhow::Result<ProbeSettings> {
+    let timeout =
+        config::parse_duration(&args.timeout).map_err(|p| anyhow::anyhow!("--timeout: {p}"))?;
+    if let Some(ca) = &args.ca {
+        if !ca.is_file() {
+            bail!(
+                "--ca {}: no such file; give the PEM file of the CA that signed the server's certificate",
+                ca.display()
+            );
+        }
+    }
+    let nameservers = args
+        .resolvers
+        .iter()
+        .map(|r| config::parse_nameserver(r).map_err(|p| anyhow::anyhow!("--resolver: {p}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if args.samples == 0 {
+        bail!("-n 0: take at least one sample");
+    }
+    Ok(ProbeSettings {
+        timeouts: Timeouts {
+            dns: timeout,
+            tcp: timeout,
+            tls: timeout,
+            ttfb: timeout,
+            body: timeout,
+        },
+        dns: DnsSettings {
+            nameservers,
+            protocol: if args.resolver_tcp {
+                DnsProtocol::Tcp
+            } else {
+                DnsProtocol::Udp
+            },
+        },
+        tls: TlsSettings {
+            ca_file: args.ca.clone(),
+            ca_pem: None,
+            insecure: args.insecure,
+        },
+        served_by: ServedBy {
+            header: Some(args.region_header.to_ascii_lowercase()),
+            ..ServedBy::default()
+        },
+        warm_requests: args.warm,
+        source_address: args.source,
+        ..ProbeSettings::default()
+    })
+}
+
+/// Identity of a person's one-shot run: an edge probe of unknown geo.
+fn oneshot_identity() -> ProbeIdentity {
+    ProbeIdentity {
+        id: "oneshot".into(),
+        location: "edge".into(),
+        region: None,
+        geo: config::Geo {
+            country: "ZZ".into(),
+            continent: "ZZ".into(),
+            city: None,
+        },
+        lat: None,
+        lon: None,
+    }
+}
+
+struct Bar(ProgressBar);
+
+impl runner::Progress for Bar {
+    fn attempt_done(&self) {
+        self.0.inc(1);
+    }
+}
+
+/// A progress bar that appears only if the run is still going after a
+/// second, and only on a terminal.
+fn progress_bar(total: u64) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} {pos}/{len} samples [{elapsed}] {wide_bar} eta {eta}",
+    ) {
+        bar.set_style(style);
+    }
+    let shown = bar.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if !shown.is_finished() {
+            shown.set_draw_target(ProgressDrawTarget::stderr());
+        }
+    });
+    bar
+}
+
+async fn oneshot(args: &ProbeArgs, url: &str) -> anyhow::Result<()> {
+    let url = config::parse_url(url).map_err(|p| anyhow::anyhow!("{p}"))?;
+    let settings = oneshot_settings(args)?;
+    let store = args.store.as_deref().map(Store::open).transpose()?;
+    let prober = Prober::new(settings).context("cannot set up the probe")?;
+    let target = Target::from_url(url.clone());
+    let targets = [target];
+    let spec = WindowSpec {
+        samples: args.samples,
+        duration: None,
+        concurrency: args.concurrency.max(1) as usize,
+    };
+    let stop = super::stop_on_signal();
+    let start = Utc::now();
+    let mut builder = WindowBuilder::new(oneshot_identity(), "oneshot".into(), &targets, start);
+    let bar = progress_bar(u64::from(args.samples));
+    runner::run(
+        &prober,
+        &targets,
+        spec,
+        &mut builder,
+        &Bar(bar.clone()),
+        &stop,
+    )
+    .await;
+    bar.finish_and_clear();
+    let tls = builder.tls_info().cloned();
+    let window = builder
+        .finish(Utc::now())
+        .context("cannot encode the window")?;
+    let summary =
+        summary::summarize(&window, url.as_str(), tls).context("cannot summarise the window")?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &summary)?;
+        writeln!(out)?;
+    } else {
+        render_table(&summary, &mut out)?;
+    }
+    if let Some(store) = store {
+        let key = save(&store, &window).await?;
+        tracing::info!(store = store.url(), key, "window stored");
+    }
+    Ok(())
+}
+
+async fn configured(args: &ProbeArgs, file: &std::path::Path) -> anyhow::Result<()> {
+    let cfg = ProbeConfig::load(file)?;
+    let store = match (&args.store, args.print) {
+        (Some(url), _) => Some(Store::open(url)?),
+        (None, true) => None,
+        (None, false) => bail!(
+            "probe --config {}: a window must go somewhere: pass --store URL (file://DIR or s3://BUCKET/PREFIX) or --print",
+            file.display()
+        ),
+    };
+    let prober = Prober::new(cfg.settings.clone())
+        .with_context(|| format!("cannot set up the probe from {}", file.display()))?;
+    let stop = super::stop_on_signal();
+    let start = Utc::now();
+    let mut builder = WindowBuilder::new(
+        cfg.identity.clone(),
+        cfg.digest.clone(),
+        &cfg.targets,
+        start,
+    );
+    tracing::info!(config = %file.display(), targets = cfg.targets.len(), samples = cfg.window.samples, "window started");
+    runner::run(&prober, &cfg.targets, cfg.window, &mut builder, &(), &stop).await;
+    let mut window = builder
+        .finish(Utc::now())
+        .context("cannot encode the window")?;
+    if let Some(audit) = &cfg.ecs_audit {
+        window.dns_audit = ecs::audit(
+            audit,
+            &cfg.settings.served_by,
+            cfg.settings.timeouts.dns,
+            &stop,
+        )
+        .await
+        .context("cannot encode the DNS audit")?;
+        window.end = Utc::now();
+    }
+    window.interrupted = stop.is_cancelled();
+    match store {
+        Some(store) => {
+            let key = save(&store, &window).await?;
+            let errors: u64 = window.errors.iter().map(|e| e.count).sum();
+            tracing::info!(
+                store = store.url(),
+                key,
+                series = window.series.len(),
+                errors,
+                "window stored"
+            );
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &window)?;
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Stores the window; if the store fails, keeps it in a local file and
+/// says where, so a measured window is never lost to a store outage.
+async fn save(store: &Store, window: &Window) -> anyhow::Result<String> {
+    match store.put_window(window).await {
+        Ok(key) => Ok(key),
+        Err(e) => {
+            let name = crate::store::window_key(window).replace('/', "_");
+            let path = std::env::temp_dir().join(format!("geolat-unsent-{name}"));
+            let kept = window
+                .to_json()
+                .ok()
+                .and_then(|bytes| std::fs::write(&path, bytes).ok())
+                .is_some();
+            if kept {
+                bail!("{e}; the window was kept in {}", path.display())
+            }
+            bail!("{e}; the window could not be kept locally either")
+        }
+    }
+}

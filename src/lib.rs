@@ -1,0 +1,16 @@
+//! geolat: measure what users in every geo wait for when reaching a
+//! multi-region service, and advise how to route them.
+//!
+//! Data flows through the modules in this order:
+//! `probe` (measure) -> `window` (HDR histograms per series) -> `store`
+//! (object storage) -> analysis and advice (later stages). `lab` emulates
+//! regional endpoints and DNS on loopback for tests, benchmarks and demos;
+//! `cli` is the command line over all of it.
+
+pub mod cli;
+pub mod config;
+pub mod lab;
+pub mod probe;
+pub mod store;
+pub mod telemetry;
+pub mod window;

@@ -1,0 +1,215 @@
+//! The `tls` phase: a rustls handshake on the fresh TCP connection, with
+//! SNI, ALPN (h2, http/1.1) and certificate verification against the system
+//! roots or a given CA bundle. Verification is off only when asked for.
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+use super::connect::is_reset;
+use super::record::{ErrorClass, Failure, Phase, TlsInfo};
+use crate::config::TlsSettings;
+
+/// Why a TLS client configuration could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsSetupError {
+    #[error("cannot read CA file {path}: {source}")]
+    CaFile { path: String, source: io::Error },
+    #[error("CA file {path} holds no PEM certificates")]
+    CaEmpty { path: String },
+    #[error("CA file {path}: {message}")]
+    CaInvalid { path: String, message: String },
+    #[error("no system root certificates found; pass --ca FILE")]
+    NoRoots,
+    #[error("TLS setup: {0}")]
+    Rustls(#[from] rustls::Error),
+}
+
+/// The process-wide crypto provider: aws-lc-rs, the one rustls and the AWS
+/// SDK both default to.
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// Builds the client configuration once per run: loading roots is far more
+/// expensive than a handshake and must not be paid per sample.
+pub fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>, TlsSetupError> {
+    let builder =
+        ClientConfig::builder_with_provider(provider()).with_safe_default_protocol_versions()?;
+    let mut config = if settings.insecure {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider())))
+            .with_no_client_auth()
+    } else {
+        let roots = match (&settings.ca_pem, &settings.ca_file) {
+            (Some(pem), _) => load_ca_pem(pem.as_bytes(), "lab CA")?,
+            (None, Some(path)) => load_ca_file(path)?,
+            (None, None) => system_roots()?,
+        };
+        builder.with_root_certificates(roots).with_no_client_auth()
+    };
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // Every sample must pay a full handshake: resumption would hide it.
+    config.resumption = rustls::client::Resumption::disabled();
+    Ok(Arc::new(config))
+}
+
+fn load_ca_file(path: &Path) -> Result<RootCertStore, TlsSetupError> {
+    let shown = path.display().to_string();
+    let pem = std::fs::read(path).map_err(|source| TlsSetupError::CaFile {
+        path: shown.clone(),
+        source,
+    })?;
+    load_ca_pem(&pem, &shown)
+}
+
+fn load_ca_pem(pem: &[u8], shown: &str) -> Result<RootCertStore, TlsSetupError> {
+    use rustls::pki_types::pem::PemObject;
+    let shown = shown.to_owned();
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(pem) {
+        let cert = cert.map_err(|e| TlsSetupError::CaInvalid {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
+        roots.add(cert).map_err(|e| TlsSetupError::CaInvalid {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
+    }
+    if roots.is_empty() {
+        return Err(TlsSetupError::CaEmpty { path: shown });
+    }
+    Ok(roots)
+}
+
+fn system_roots() -> Result<RootCertStore, TlsSetupError> {
+    let found = rustls_native_certs::load_native_certs();
+    let mut roots = RootCertStore::empty();
+    let (_added, _ignored) = roots.add_parsable_certificates(found.certs);
+    if roots.is_empty() {
+        return Err(TlsSetupError::NoRoots);
+    }
+    Ok(roots)
+}
+
+/// Performs the handshake, timing ClientHello to handshake complete.
+pub async fn handshake(
+    connector: &TlsConnector,
+    host: &str,
+    tcp: TcpStream,
+    timeout: Duration,
+) -> Result<(TlsStream<TcpStream>, Duration, TlsInfo), Failure> {
+    let name = ServerName::try_from(host.to_owned())
+        .map_err(|e| Failure::new(Phase::Tls, ErrorClass::TlsOther, format!("{host}: {e}")))?;
+    let start = Instant::now();
+    let stream = match tokio::time::timeout(timeout, connector.connect(name, tcp)).await {
+        Err(_) => {
+            return Err(Failure::new(
+                Phase::Tls,
+                ErrorClass::TlsTimeout,
+                format!("{host}: handshake incomplete after {timeout:?}"),
+            ));
+        }
+        Ok(Err(e)) => {
+            return Err(Failure::new(
+                Phase::Tls,
+                handshake_class(&e),
+                format!("{host}: {e}"),
+            ));
+        }
+        Ok(Ok(s)) => s,
+    };
+    let elapsed = start.elapsed();
+    let (_, conn) = stream.get_ref();
+    let info = TlsInfo {
+        version: conn
+            .protocol_version()
+            .and_then(|v| v.as_str())
+            .unwrap_or("unknown")
+            .to_owned(),
+        cipher: conn
+            .negotiated_cipher_suite()
+            .and_then(|c| c.suite().as_str())
+            .unwrap_or("unknown")
+            .to_owned(),
+        alpn: conn
+            .alpn_protocol()
+            .map(|p| String::from_utf8_lossy(p).into_owned()),
+    };
+    Ok((stream, elapsed, info))
+}
+
+fn handshake_class(e: &io::Error) -> ErrorClass {
+    if let Some(inner) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        return match inner {
+            rustls::Error::InvalidCertificate(_) => ErrorClass::TlsCert,
+            _ => ErrorClass::TlsOther,
+        };
+    }
+    if is_reset(e) {
+        ErrorClass::Reset
+    } else {
+        ErrorClass::TlsOther
+    }
+}
+
+/// `--insecure`: accepts any certificate but still checks that the server
+/// holds the key it presented, so the handshake costs what a real one does.
+#[derive(Debug)]
+struct AcceptAnyCert(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnyCert {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}

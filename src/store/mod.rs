@@ -1,0 +1,261 @@
+//! Where windows live: a local directory (`file://DIR`, the default) or S3
+//! (`s3://bucket/prefix`), both through `object_store`. Keys are laid out by
+//! hour so a time range lists only the hours it covers:
+//!
+//! `windows/YYYY/MM/DD/HH/<start>_<probe id>_<config digest>.json`
+//!
+//! Writes are atomic (a reader never sees a partial window) and never
+//! overwrite: writing the same window twice is reported, not duplicated.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration as ChronoDuration, Timelike, Utc};
+use futures::TryStreamExt;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+
+use crate::window::{Window, WindowError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store URL `{url}`: {problem}")]
+    BadUrl { url: String, problem: String },
+    #[error("store {url}: {source}")]
+    Backend {
+        url: String,
+        source: object_store::Error,
+    },
+    #[error("store {url}: window {key} already exists (the same window was written before)")]
+    AlreadyExists { url: String, key: String },
+    #[error("cannot encode window: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+/// A window that could not be read, with the key to find it by.
+#[derive(Debug)]
+pub struct Unreadable {
+    pub key: String,
+    pub problem: String,
+}
+
+pub struct Store {
+    inner: Arc<dyn ObjectStore>,
+    url: String,
+}
+
+impl Store {
+    /// Opens `file://DIR` (created if missing), a bare directory path, or
+    /// `s3://bucket[/prefix]` (credentials and endpoint from the standard
+    /// AWS environment variables).
+    pub fn open(url: &str) -> Result<Store, StoreError> {
+        let bad = |problem: String| StoreError::BadUrl {
+            url: url.to_owned(),
+            problem,
+        };
+        let inner: Arc<dyn ObjectStore> = if let Some(rest) = url.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(bad("no bucket name; write s3://BUCKET/PREFIX".into()));
+            }
+            let s3 = object_store::aws::AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .build()
+                .map_err(|e| bad(e.to_string()))?;
+            let prefix = prefix.trim_matches('/');
+            if prefix.is_empty() {
+                Arc::new(s3)
+            } else {
+                Arc::new(object_store::prefix::PrefixStore::new(s3, prefix))
+            }
+        } else {
+            let dir = url.strip_prefix("file://").unwrap_or(url);
+            if dir.is_empty() {
+                return Err(bad("no directory; write file://DIR".into()));
+            }
+            if url.contains("://") && !url.starts_with("file://") {
+                return Err(bad(
+                    "unsupported scheme; use file://DIR or s3://BUCKET/PREFIX".into(),
+                ));
+            }
+            let dir = std::path::Path::new(dir);
+            if dir.exists() && !dir.is_dir() {
+                return Err(bad(format!(
+                    "{} exists and is not a directory",
+                    dir.display()
+                )));
+            }
+            std::fs::create_dir_all(dir)
+                .map_err(|e| bad(format!("cannot create {}: {e}", dir.display())))?;
+            Arc::new(LocalFileSystem::new_with_prefix(dir).map_err(|e| bad(e.to_string()))?)
+        };
+        Ok(Store {
+            inner,
+            url: url.to_owned(),
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn backend(&self, source: object_store::Error) -> StoreError {
+        StoreError::Backend {
+            url: self.url.clone(),
+            source,
+        }
+    }
+
+    /// Writes a window under its key; returns the key.
+    pub async fn put_window(&self, w: &Window) -> Result<String, StoreError> {
+        let key = window_key(w);
+        let bytes = w.to_json()?;
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        match self
+            .inner
+            .put_opts(&Path::from(key.as_str()), PutPayload::from(bytes), opts)
+            .await
+        {
+            Ok(_) => Ok(key),
+            Err(object_store::Error::AlreadyExists { .. }) => Err(StoreError::AlreadyExists {
+                url: self.url.clone(),
+                key,
+            }),
+            Err(e) => Err(self.backend(e)),
+        }
+    }
+
+    /// Keys of windows that started in `[since, until)`, in key order.
+    pub async fn list_windows(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut keys = Vec::new();
+        for prefix in hour_prefixes(since, until) {
+            let metas: Vec<_> = self
+                .inner
+                .list(Some(&Path::from(prefix.as_str())))
+                .try_collect()
+                .await
+                .map_err(|e| self.backend(e))?;
+            for m in metas {
+                let key = m.location.to_string();
+                if key.ends_with(".json") && key_in_range(&key, since, until) {
+                    keys.push(key);
+                }
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    /// Reads one window. A damaged or unknown-version window is an
+    /// [`Unreadable`] naming its key; only the store failing is a hard error.
+    pub async fn read_window(&self, key: &str) -> Result<Result<Window, Unreadable>, StoreError> {
+        let got = self
+            .inner
+            .get(&Path::from(key))
+            .await
+            .map_err(|e| self.backend(e))?;
+        let bytes = got.bytes().await.map_err(|e| self.backend(e))?;
+        Ok(
+            Window::from_json(&bytes).map_err(|e: WindowError| Unreadable {
+                key: key.to_owned(),
+                problem: e.to_string(),
+            }),
+        )
+    }
+}
+
+/// `windows/YYYY/MM/DD/HH/<start>_<probe>_<digest12>.json`. The start time
+/// first keeps keys in time order within an hour; probe and digest make it
+/// unique per probe and configuration.
+pub fn window_key(w: &Window) -> String {
+    let digest: String = w
+        .config_digest
+        .trim_start_matches("sha256:")
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(12)
+        .collect();
+    format!(
+        "{}{}_{}_{}.json",
+        hour_prefix(w.start),
+        w.start.format("%Y%m%dT%H%M%S%.3fZ"),
+        w.probe.id,
+        if digest.is_empty() {
+            "none".into()
+        } else {
+            digest
+        }
+    )
+}
+
+fn hour_prefix(t: DateTime<Utc>) -> String {
+    t.format("windows/%Y/%m/%d/%H/").to_string()
+}
+
+/// Every hour prefix that can hold a window started in `[since, until)`.
+pub fn hour_prefixes(since: DateTime<Utc>, until: DateTime<Utc>) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(mut t) = since
+        .with_minute(0)
+        .and_then(|t| t.with_second(0))
+        .and_then(|t| t.with_nanosecond(0))
+    else {
+        return out;
+    };
+    while t < until {
+        out.push(hour_prefix(t));
+        t += ChronoDuration::hours(1);
+    }
+    out
+}
+
+/// Filters by the start time encoded in the key's file name.
+fn key_in_range(key: &str, since: DateTime<Utc>, until: DateTime<Utc>) -> bool {
+    let name = key.rsplit('/').next().unwrap_or_default();
+    let stamp = name.split('_').next().unwrap_or_default();
+    match chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%S%.3fZ") {
+        Ok(t) => {
+            let t = t.and_utc();
+            t >= since && t < until
+        }
+        // A file we did not name: list it and let the reader say what it is.
+        Err(_) => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hour_prefixes_cover_partial_hours() {
+        let since: DateTime<Utc> = "2026-11-29T21:40:00Z".parse().unwrap();
+        let until: DateTime<Utc> = "2026-11-29T23:05:00Z".parse().unwrap();
+        assert_eq!(
+            hour_prefixes(since, until),
+            vec![
+                "windows/2026/11/29/21/",
+                "windows/2026/11/29/22/",
+                "windows/2026/11/29/23/"
+            ]
+        );
+        assert!(hour_prefixes(until, since).is_empty());
+    }
+
+    #[test]
+    fn key_range_uses_start_stamp() {
+        let since: DateTime<Utc> = "2026-11-29T21:40:00Z".parse().unwrap();
+        let until: DateTime<Utc> = "2026-11-29T21:50:00Z".parse().unwrap();
+        let k = |s: &str| format!("windows/2026/11/29/21/{s}_p_abc.json");
+        assert!(key_in_range(&k("20261129T214500.000Z"), since, until));
+        assert!(!key_in_range(&k("20261129T213959.999Z"), since, until));
+        assert!(!key_in_range(&k("20261129T215000.000Z"), since, until));
+    }
+}

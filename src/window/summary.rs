@@ -1,0 +1,170 @@
+//! The one-shot report: per-phase percentiles over a window, the documented
+//! `geolat probe URL --json` contract (schemas/probe-oneshot.schema.json).
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use super::Window;
+use super::codec::{self, CodecError};
+use crate::probe::record::{Phase, TlsInfo};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PhaseStats {
+    pub count: u64,
+    pub min_us: u64,
+    pub p50_us: u64,
+    pub p90_us: u64,
+    pub p99_us: u64,
+    pub max_us: u64,
+    pub mean_us: f64,
+}
+
+impl PhaseStats {
+    pub fn from_histogram(h: &Histogram<u64>) -> PhaseStats {
+        PhaseStats {
+            count: h.len(),
+            min_us: h.min(),
+            p50_us: h.value_at_quantile(0.50),
+            p90_us: h.value_at_quantile(0.90),
+            p99_us: h.value_at_quantile(0.99),
+            max_us: h.max(),
+            mean_us: (h.mean() * 10.0).round() / 10.0,
+        }
+    }
+}
+
+/// What `geolat probe URL --json` prints.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub target: String,
+    /// Attempts made (successful or not).
+    pub samples: u64,
+    /// Phases that happened at least once; keys are phase names.
+    pub phases: BTreeMap<Phase, PhaseStats>,
+    /// Failed attempts by error class.
+    pub errors: BTreeMap<String, u64>,
+    /// Answered attempts by the region that answered.
+    pub served_by: BTreeMap<String, u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsInfo>,
+    pub start: String,
+    pub end: String,
+    pub geolat_version: String,
+}
+
+/// Summarises a window over all of its targets.
+pub fn summarize(
+    window: &Window,
+    target: &str,
+    tls: Option<TlsInfo>,
+) -> Result<Summary, CodecError> {
+    let mut merged: BTreeMap<Phase, Histogram<u64>> = BTreeMap::new();
+    let mut served_by: BTreeMap<String, u64> = BTreeMap::new();
+    for s in &window.series {
+        let h = codec::decode(&s.histogram)?;
+        if s.phase == Phase::Ttfb {
+            let name = s.served_by.clone().unwrap_or_else(|| "unknown".into());
+            *served_by.entry(name).or_default() += h.len();
+        }
+        match merged.get_mut(&s.phase) {
+            // Both auto-resize, so adding cannot run out of range.
+            Some(m) => {
+                let _ = m.add(&h);
+            }
+            None => {
+                merged.insert(s.phase, h);
+            }
+        }
+    }
+    let mut errors = BTreeMap::new();
+    for e in &window.errors {
+        *errors.entry(e.class.as_str().to_owned()).or_default() += e.count;
+    }
+    Ok(Summary {
+        target: target.to_owned(),
+        samples: window.targets.iter().map(|t| t.attempts).sum(),
+        phases: merged
+            .iter()
+            .map(|(p, h)| (*p, PhaseStats::from_histogram(h)))
+            .collect(),
+        errors,
+        served_by,
+        tls,
+        start: window.start.to_rfc3339(),
+        end: window.end.to_rfc3339(),
+        geolat_version: window.geolat_version.clone(),
+    })
+}
+
+/// The human table: one row per phase in measurement order, then errors.
+pub fn render_table(s: &Summary, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    writeln!(out, "{}  ({} samples)", s.target, s.samples)?;
+    if let Some(t) = &s.tls {
+        writeln!(
+            out,
+            "tls: {} {} alpn={}",
+            t.version,
+            t.cipher,
+            t.alpn.as_deref().unwrap_or("-")
+        )?;
+    }
+    writeln!(
+        out,
+        "{:<6} {:>7} {:>10} {:>10} {:>10} {:>10}",
+        "phase", "count", "p50", "p90", "p99", "max"
+    )?;
+    for phase in Phase::ALL {
+        if let Some(p) = s.phases.get(&phase) {
+            writeln!(
+                out,
+                "{:<6} {:>7} {:>10} {:>10} {:>10} {:>10}",
+                phase.as_str(),
+                p.count,
+                fmt_us(p.p50_us),
+                fmt_us(p.p90_us),
+                fmt_us(p.p99_us),
+                fmt_us(p.max_us)
+            )?;
+        }
+    }
+    if !s.served_by.is_empty() {
+        let parts: Vec<String> = s
+            .served_by
+            .iter()
+            .map(|(r, n)| format!("{r}={n}"))
+            .collect();
+        writeln!(out, "served by: {}", parts.join(" "))?;
+    }
+    if s.errors.is_empty() {
+        writeln!(out, "errors: none")?;
+    } else {
+        let parts: Vec<String> = s.errors.iter().map(|(c, n)| format!("{c}={n}")).collect();
+        writeln!(out, "errors: {}", parts.join(" "))?;
+    }
+    Ok(())
+}
+
+/// Microseconds as a person reads them: `850us`, `12.3ms`, `1.25s`.
+pub fn fmt_us(us: u64) -> String {
+    if us < 1_000 {
+        format!("{us}us")
+    } else if us < 1_000_000 {
+        format!("{:.2}ms", us as f64 / 1e3)
+    } else {
+        format!("{:.2}s", us as f64 / 1e6)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fmt_us_picks_units() {
+        assert_eq!(fmt_us(850), "850us");
+        assert_eq!(fmt_us(12_345), "12.35ms");
+        assert_eq!(fmt_us(1_250_000), "1.25s");
+    }
+}
