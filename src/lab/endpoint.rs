@@ -48,8 +48,9 @@ impl Delays {
 /// Misbehaviour on purpose, to test how probes classify failures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
-    /// Accept the TCP connection, then reset it (RST via SO_LINGER 0).
-    ResetOnAccept,
+    /// Read the client's first TLS flight, then reset the connection
+    /// (RST via SO_LINGER 0): a middlebox or crashed server mid-handshake.
+    ResetHandshake,
     /// Accept the TCP connection and never speak.
     StallHandshake,
 }
@@ -180,13 +181,15 @@ async fn serve(
         tokio::select! {
             _ = shared.stop.cancelled() => break,
             accepted = listener.accept() => {
-                let Ok((stream, peer)) = accepted else { continue };
+                let Ok((mut stream, peer)) = accepted else { continue };
                 shared.stats.connections.fetch_add(1, Ordering::Relaxed);
                 let shared = shared.clone();
                 let watcher = graceful.watcher();
                 handshakes.spawn(async move {
                     match fault {
-                        Some(Fault::ResetOnAccept) => {
+                        Some(Fault::ResetHandshake) => {
+                            let mut hello = [0u8; 512];
+                            let _ = tokio::io::AsyncReadExt::read(&mut stream, &mut hello).await;
                             // Linger 0 makes close send RST instead of FIN.
                             let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
                             drop(stream);
@@ -233,7 +236,7 @@ async fn connection(
         r = acceptor => match r { Ok(s) => s, Err(_) => return },
     };
     // The ClientHello is in; hold the server's flight back by the delay.
-    tokio::time::sleep(shared.delay_for(peer.ip())).await;
+    precise_sleep(shared.delay_for(peer.ip())).await;
     let tls = match start.into_stream(shared.tls.clone()).await {
         Ok(s) => s,
         Err(_) => return,
@@ -252,11 +255,29 @@ async fn connection(
     shared.stats.active.fetch_sub(1, Ordering::Relaxed);
 }
 
+/// Sleeps for `d` to within tens of microseconds. Tokio's timer has
+/// millisecond granularity (a 20 ms sleep ends anywhere in 20-21 ms), too
+/// coarse for ground truth that tests hold to 200 us; so the timer covers
+/// all but the last 2 ms and the task yields until the exact deadline.
+pub async fn precise_sleep(d: Duration) {
+    if d.is_zero() {
+        return;
+    }
+    let deadline = tokio::time::Instant::now() + d;
+    let coarse = Duration::from_millis(2);
+    if d > coarse {
+        tokio::time::sleep_until(deadline - coarse).await;
+    }
+    while tokio::time::Instant::now() < deadline {
+        tokio::task::yield_now().await;
+    }
+}
+
 /// Routes: `/status/NNN` answers NNN, `/stall` never answers (until the
 /// endpoint stops), `/bytes/N` returns N bytes, anything else 200 `ok`.
 async fn respond(req: Request<Incoming>, client: IpAddr, shared: &Shared) -> Response<Full<Bytes>> {
     shared.stats.requests.fetch_add(1, Ordering::Relaxed);
-    tokio::time::sleep(shared.delay_for(client)).await;
+    precise_sleep(shared.delay_for(client)).await;
     let path = req.uri().path();
     let mut status = StatusCode::OK;
     let mut body = Bytes::from_static(b"ok\n");

@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# CPU cost of fresh-connection HTTPS probes: geolat vs curl vs Prometheus
+# blackbox_exporter, side by side against the same local lab endpoint.
+#
+#   benches/probe_cost.sh [N]        (N probes per tool, default 1000)
+#
+# Every probe is a new TCP connection + TLS handshake + one GET, run one after
+# another (no concurrency), to https://127.0.1.1:PORT/ of `geolat lab serve`
+# (region us-east-1, no injected delay). All traffic stays on 127.0.0.0/8.
+# Prints one table on stdout; writes only to a temp dir it removes on exit.
+set -euo pipefail
+
+N="${1:-1000}"
+[[ "$N" =~ ^[1-9][0-9]*$ ]] || { echo "usage: $0 [N>=1]" >&2; exit 2; }
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+GEOLAT="$ROOT/target/release/geolat"
+STEP_TIMEOUT=600 # seconds; bounds every measured step so the bench cannot hang
+CLK_TCK="$(getconf CLK_TCK)"
+
+log() { echo "probe_cost: $*" >&2; }
+die() { log "FAIL: $*"; exit 1; }
+
+# --- tools ------------------------------------------------------------------
+need_pkgs=()
+command -v curl >/dev/null || need_pkgs+=(curl)
+command -v jq >/dev/null || need_pkgs+=(jq)
+[[ -x /usr/bin/time ]] || need_pkgs+=(time)
+command -v prometheus-blackbox-exporter >/dev/null || need_pkgs+=(prometheus-blackbox-exporter)
+if ((${#need_pkgs[@]})); then
+  log "installing ${need_pkgs[*]} with apt-get"
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >&2
+fi
+# The Debian package may start its own daemon on install (init script). It
+# would sit idle on :9115 and not disturb us, but stop it so the machine is
+# left as the bench found it apart from the package.
+pidfile=/run/prometheus/prometheus-blackbox-exporter.pid
+if [[ -s $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+  log "stopping the packaged blackbox daemon (pid $(cat "$pidfile"))"
+  invoke-rc.d prometheus-blackbox-exporter stop >&2 || kill "$(cat "$pidfile")"
+fi
+
+# cargo is a no-op when the binary is up to date.
+log "cargo build --release"
+(cd "$ROOT" && cargo build --release --quiet) >&2
+
+# --- lab + cleanup ----------------------------------------------------------
+TMP="$(mktemp -d /tmp/geolat-probe-cost.XXXXXX)"
+LAB_PID="" BB_PID=""
+cleanup() {
+  local pid
+  for pid in $BB_PID $LAB_PID; do
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"$GEOLAT" lab serve --ca-out "$TMP/ca.pem" --for 30m >"$TMP/ready.json" 2>"$TMP/lab.log" &
+LAB_PID=$!
+for _ in $(seq 100); do [[ -s $TMP/ready.json ]] && break; sleep 0.1; done
+[[ -s $TMP/ready.json ]] || { cat "$TMP/lab.log" >&2; die "lab did not start"; }
+PORT="$(jq -r .port "$TMP/ready.json")"
+IP="$(jq -r '.regions["us-east-1"]' "$TMP/ready.json")"
+CA="$TMP/ca.pem"
+# The lab listens on 127.0.1.x only (127.0.0.1:PORT is refused); its cert has
+# IP SANs for those addresses, so no DNS is involved for any tool.
+URL="https://$IP:$PORT/"
+log "lab pid $LAB_PID, target $URL"
+
+# utime+stime of a live process, in clock ticks.
+proc_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+ticks_ms() { echo $(( $1 * 1000 / CLK_TCK )); }
+# Median of numbers on stdin (one per line), scaled by $1 (e.g. 1e6 for s->us).
+median() {
+  sort -g | awk -v k="${1:-1}" '{a[NR]=$1} END {
+    if (NR == 0) { print "-"; exit }
+    m = (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2
+    printf "%d\n", m * k + 0.5 }'
+}
+# /usr/bin/time -f '%e %U %S' output -> "wall_s cpu_ms"
+time_cpu() { tail -n1 "$1" | awk '{printf "%s %d\n", $1, ($2 + $3) * 1000 + 0.5}'; }
+
+# Results, one row per tool: name ok wall cpu_ms lab_ms tcp tls ttfb proto
+declare -A ROW
+
+# --- a) geolat ----------------------------------------------------------------
+# Warm the page cache and the lab once; not measured.
+"$GEOLAT" probe "$URL" -n 3 --warm 0 --ca "$CA" --json >/dev/null
+
+# Fixed cost of one geolat process (startup, CA load, runtime): -n 1.
+/usr/bin/time -f '%e %U %S' -o "$TMP/g1.time" \
+  "$GEOLAT" probe "$URL" -n 1 --warm 0 --ca "$CA" --json >/dev/null
+read -r _ g1_cpu < <(time_cpu "$TMP/g1.time")
+
+log "geolat: $N probes"
+lab0=$(proc_ticks "$LAB_PID")
+timeout "$STEP_TIMEOUT" /usr/bin/time -f '%e %U %S' -o "$TMP/geolat.time" \
+  "$GEOLAT" probe "$URL" -n "$N" --warm 0 --ca "$CA" --json >"$TMP/geolat.json"
+lab1=$(proc_ticks "$LAB_PID")
+read -r g_wall g_cpu < <(time_cpu "$TMP/geolat.time")
+# geolat exits 0 even when every sample failed: success = samples with a
+# ttfb and no error classes at all.
+g_ok=$(jq '.phases.ttfb.count // 0' "$TMP/geolat.json")
+g_err=$(jq -c '.errors' "$TMP/geolat.json")
+[[ $g_ok -eq $N && $g_err == "{}" ]] || die "geolat: $g_ok/$N ok, errors $g_err"
+ROW[geolat]="$g_ok $g_wall $g_cpu $(ticks_ms $((lab1 - lab0))) \
+$(jq -r '[.phases.tcp.p50_us, .phases.tls.p50_us, .phases.ttfb.p50_us, .tls.alpn] | @tsv' "$TMP/geolat.json")"
+
+# --- b) curl, one process per probe -------------------------------------------
+# The loop runs in one bash under /usr/bin/time: its user+sys includes every
+# curl child (and the loop's own forks, a few ms per 1000).
+CURL_FMT='%{http_code} %{time_connect} %{time_appconnect} %{time_starttransfer} %{http_version}\n'
+curl -s -o /dev/null --cacert "$CA" "$URL" # warm-up, not measured
+log "curl: $N probes"
+export CA URL CURL_FMT N
+lab0=$(proc_ticks "$LAB_PID")
+timeout "$STEP_TIMEOUT" /usr/bin/time -f '%e %U %S' -o "$TMP/curl.time" bash -c '
+  for ((i = 0; i < N; i++)); do
+    curl -s -o /dev/null --cacert "$CA" -w "$CURL_FMT" "$URL" || echo "ERR $?"
+  done' >"$TMP/curl.out"
+lab1=$(proc_ticks "$LAB_PID")
+read -r c_wall c_cpu < <(time_cpu "$TMP/curl.time")
+c_ok=$(awk '$1 == 200' "$TMP/curl.out" | wc -l)
+[[ $c_ok -eq $N ]] || die "curl: $c_ok/$N got 200; first failures: $(grep -v '^200 ' "$TMP/curl.out" | head -3 | tr '\n' ';')"
+# curl's timers are cumulative from the start: connect = TCP (no DNS for an
+# IP), tls = appconnect - connect, ttfb = starttransfer - appconnect.
+ROW[curl]="$c_ok $c_wall $c_cpu $(ticks_ms $((lab1 - lab0))) \
+$(awk '{print $2}' "$TMP/curl.out" | median 1e6) \
+$(awk '{print $3 - $2}' "$TMP/curl.out" | median 1e6) \
+$(awk '{print $4 - $3}' "$TMP/curl.out" | median 1e6) \
+h$(awk '{print $5}' "$TMP/curl.out" | sort | uniq -c | sort -rn | awk 'NR==1{print $2}')"
+
+# --- c) Prometheus blackbox_exporter ------------------------------------------
+# A free port on 127.0.0.1: nothing answers a connect to it.
+BB_PORT=""
+for _ in $(seq 50); do
+  p=$((20000 + RANDOM % 40000))
+  if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then BB_PORT=$p; break; fi
+done
+[[ -n $BB_PORT ]] || die "no free port for blackbox_exporter"
+# ip4 explicitly: the default preference is ip6 (moot for an IP literal, but
+# keeps the resolve step trivial); no fallback, same timeout as geolat's.
+cat >"$TMP/blackbox.yml" <<EOF
+modules:
+  lab_https:
+    prober: http
+    timeout: 5s
+    http:
+      preferred_ip_protocol: ip4
+      ip_protocol_fallback: false
+      valid_status_codes: [200]
+      tls_config:
+        ca_file: $CA
+EOF
+prometheus-blackbox-exporter --config.file="$TMP/blackbox.yml" \
+  --web.listen-address="127.0.0.1:$BB_PORT" --log.level=warn 2>"$TMP/blackbox.log" &
+BB_PID=$!
+BB="http://127.0.0.1:$BB_PORT"
+for _ in $(seq 100); do curl -sf -o /dev/null "$BB/-/healthy" && break; sleep 0.1; done
+curl -sf -o /dev/null "$BB/-/healthy" || { cat "$TMP/blackbox.log" >&2; die "blackbox_exporter did not start"; }
+bb_probe() { curl -sS -G "$BB/probe" --data-urlencode module=lab_https --data-urlencode "target=$URL"; }
+bb_probe | grep -q '^probe_success 1' || { bb_probe >&2; die "blackbox: first probe failed"; }
+for _ in 1 2; do bb_probe >/dev/null; done # warm-up, not measured
+
+log "blackbox_exporter: $N probes (pid $BB_PID)"
+lab0=$(proc_ticks "$LAB_PID")
+b0=$(proc_ticks "$BB_PID")
+start_ns=$(date +%s%N)
+# curl here only asks for the probe; its CPU is not counted.
+timeout "$STEP_TIMEOUT" bash -c "
+  for ((i = 0; i < $N; i++)); do
+    curl -sS -G '$BB/probe' --data-urlencode module=lab_https --data-urlencode 'target=$URL'
+  done" >"$TMP/blackbox.out"
+end_ns=$(date +%s%N)
+b1=$(proc_ticks "$BB_PID")
+lab1=$(proc_ticks "$LAB_PID")
+b_wall=$(awk -v d=$((end_ns - start_ns)) 'BEGIN{printf "%.2f", d / 1e9}')
+b_ok=$(grep -c '^probe_success 1' "$TMP/blackbox.out" || true)
+[[ $b_ok -eq $N ]] || die "blackbox: $b_ok/$N probe_success 1"
+bb_phase() { awk -F' ' -v p="phase=\"$1\"" 'index($0, "probe_http_duration_seconds{") == 1 && index($0, p) {print $2}' "$TMP/blackbox.out" | median 1e6; }
+bb_ver=$(awk '$1 == "probe_http_version" {print $2}' "$TMP/blackbox.out" | sort | uniq -c | sort -rn | awk 'NR==1{print $2}')
+ROW[blackbox_exporter]="$b_ok $b_wall $(ticks_ms $((b1 - b0))) $(ticks_ms $((lab1 - lab0))) \
+$(bb_phase connect) $(bb_phase tls) $(bb_phase processing) h$bb_ver"
+
+# --- table ----------------------------------------------------------------------
+echo "probe_cost: $N sequential fresh-connection HTTPS GETs per tool to $URL (lab on the same $(nproc)-core host)"
+printf '%-18s %9s %7s %9s %11s %9s %9s | %8s %8s %9s %6s\n' \
+  tool ok wall_s cpu_ms cpu_us/probe x_geolat lab_cpu_ms tcp_p50 tls_p50 ttfb_p50 proto
+for tool in geolat curl blackbox_exporter; do
+  read -r ok wall cpu lab tcp tls ttfb proto <<<"${ROW[$tool]}"
+  printf '%-18s %9s %7s %9d %11d %9.2f %9d | %6sus %6sus %7sus %6s\n' \
+    "$tool" "$ok/$N" "$wall" "$cpu" $((cpu * 1000 / N)) \
+    "$(awk -v a="$cpu" -v b="$g_cpu" 'BEGIN{print (b > 0) ? a / b : 0}')" "$lab" "$tcp" "$tls" "$ttfb" "$proto"
+done
+echo "notes: cpu = user+sys of the prober only (geolat: the process; curl: all $N curl processes + loop;"
+echo "       blackbox: exporter process delta incl. serving /probe). geolat -n 1 costs ${g1_cpu} ms (startup fixed cost)."
+echo "       ttfb = request written -> first response byte (blackbox: phase \"processing\"). lab_cpu_ms = server side."

@@ -1,0 +1,225 @@
+//! Each phase measures what it claims: injected delays are ground truth for
+//! tls, ttfb and warm; tcp and dns agree with independent measurements.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use geolat::config::Target;
+use geolat::lab::dns::{DnsTable, LabDns, NameRule};
+use geolat::lab::endpoint::Delays;
+use geolat::probe::record::Attempt;
+
+use crate::util;
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    assert!(!v.is_empty());
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn phase(attempts: &[Attempt], f: impl Fn(&Attempt) -> Option<Duration>) -> Duration {
+    median(
+        attempts
+            .iter()
+            .map(|a| f(a).expect("phase measured"))
+            .collect(),
+    )
+}
+
+fn assert_delay(name: &str, delayed: Duration, base: Duration, injected: Duration) {
+    let measured = delayed.as_secs_f64() - base.as_secs_f64();
+    let tolerance = (injected.as_secs_f64() * 0.02).max(200e-6);
+    let error = measured - injected.as_secs_f64();
+    assert!(
+        error.abs() <= tolerance,
+        "{name}: measured {:.0}us extra for {:.0}us injected (error {:.0}us, tolerance {:.0}us)",
+        measured * 1e6,
+        injected.as_secs_f64() * 1e6,
+        error * 1e6,
+        tolerance * 1e6
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_ttfb_and_warm_measure_the_injected_delay() {
+    let clients: [(IpAddr, Duration); 3] = [
+        ("127.0.2.1".parse().unwrap(), Duration::ZERO),
+        ("127.0.2.2".parse().unwrap(), Duration::from_millis(5)),
+        ("127.0.2.3".parse().unwrap(), Duration::from_millis(40)),
+    ];
+    let delays = Delays {
+        default: Duration::ZERO,
+        by_client: clients.iter().copied().collect::<HashMap<_, _>>(),
+    };
+    let ep = util::endpoint("eu-central-1", "127.0.0.1:0", delays, None).await;
+    let target = Target::from_url(util::url("127.0.0.1", ep.addr(), "/"));
+    let probers: Vec<_> = clients
+        .iter()
+        .map(|(ip, _)| {
+            let mut s = util::settings(None);
+            s.source_address = Some(*ip);
+            util::prober(s)
+        })
+        .collect();
+    let mut results: Vec<Vec<Attempt>> = vec![Vec::new(); clients.len()];
+    // Interleave clients so machine noise hits all of them alike.
+    for i in 0..25 {
+        for (p, out) in probers.iter().zip(results.iter_mut()) {
+            let a = p.attempt(&target, i).await;
+            assert!(a.failure.is_none(), "{:?}", a.failure);
+            assert_eq!(a.served_by.as_deref(), Some("eu-central-1"));
+            out.push(a);
+        }
+    }
+    let base = &results[0];
+    for ((_, injected), got) in clients.iter().zip(&results).skip(1) {
+        assert_delay(
+            "tls",
+            phase(got, |a| a.tls),
+            phase(base, |a| a.tls),
+            *injected,
+        );
+        assert_delay(
+            "ttfb",
+            phase(got, |a| a.ttfb),
+            phase(base, |a| a.ttfb),
+            *injected,
+        );
+        assert_delay(
+            "warm",
+            phase(got, |a| a.warm.first().copied()),
+            phase(base, |a| a.warm.first().copied()),
+            *injected,
+        );
+        // The kernel's handshake is not delayed in user space.
+        let tcp_gap = phase(got, |a| a.tcp).as_secs_f64() - phase(base, |a| a.tcp).as_secs_f64();
+        assert!(tcp_gap.abs() < 1e-3, "tcp moved by {tcp_gap}s");
+    }
+    ep.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_agrees_with_an_independent_connect_timer() {
+    let ep = util::endpoint("us-east-1", "127.0.0.1:0", Delays::default(), None).await;
+    let addr = ep.addr();
+    let target = Target::from_url(util::url("127.0.0.1", addr, "/"));
+    let prober = util::prober(util::settings(None));
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for i in 0..40 {
+        let a = prober.attempt(&target, i).await;
+        ours.push(a.tcp.expect("tcp measured"));
+        // Independent: a blocking connect(2) timed around the call.
+        let t = tokio::task::spawn_blocking(move || {
+            let start = Instant::now();
+            let s = std::net::TcpStream::connect(addr).unwrap();
+            let d = start.elapsed();
+            drop(s);
+            d
+        })
+        .await
+        .unwrap();
+        theirs.push(t);
+    }
+    let (ours, theirs) = (median(ours), median(theirs));
+    let gap = ours.as_secs_f64() - theirs.as_secs_f64();
+    assert!(
+        gap.abs() <= 200e-6_f64.max(theirs.as_secs_f64() * 0.1),
+        "geolat tcp p50 {ours:?} vs connect(2) p50 {theirs:?}"
+    );
+    ep.shutdown(Duration::from_secs(1)).await;
+}
+
+/// A raw UDP query for `name`, timed around send and receive.
+fn raw_query(server: SocketAddr, name: &str) -> Duration {
+    use hickory_proto::op::{Message, Query};
+    use hickory_proto::rr::{Name, RecordType};
+    let mut msg = Message::query();
+    msg.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::A));
+    let wire = msg.to_vec().unwrap();
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    let mut buf = [0u8; 1500];
+    let start = Instant::now();
+    sock.send_to(&wire, server).unwrap();
+    let (n, _) = sock.recv_from(&mut buf).unwrap();
+    let d = start.elapsed();
+    let reply = Message::from_vec(&buf[..n]).unwrap();
+    assert!(!reply.answers.is_empty());
+    d
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dns_agrees_with_a_raw_query_and_never_caches() {
+    let mut table = DnsTable::default();
+    table
+        .insert(
+            util::HOST,
+            NameRule::Addresses {
+                default: vec!["127.0.0.1".parse().unwrap()],
+                by_subnet: Vec::new(),
+            },
+        )
+        .unwrap();
+    let dns = LabDns::start("127.0.0.1:0".parse().unwrap(), table)
+        .await
+        .unwrap();
+    let ep = util::endpoint("us-east-1", "127.0.0.1:0", Delays::default(), None).await;
+    let target = Target::from_url(util::url(util::HOST, ep.addr(), "/"));
+    let prober = util::prober(util::settings(Some(dns.addr())));
+    let server = dns.addr();
+    let samples = 40u64;
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for i in 0..samples {
+        let a = prober.attempt(&target, i).await;
+        assert!(a.failure.is_none(), "{:?}", a.failure);
+        ours.push(a.dns.expect("dns measured"));
+        theirs.push(
+            tokio::task::spawn_blocking(move || raw_query(server, "endpoint.lab.geolat.test."))
+                .await
+                .unwrap(),
+        );
+    }
+    // Every sample was a real query: the resolver cached nothing.
+    assert_eq!(dns.queries(), samples * 2);
+    let (ours, theirs) = (median(ours), median(theirs));
+    let gap = ours.as_secs_f64() - theirs.as_secs_f64();
+    assert!(
+        gap.abs() <= 300e-6_f64.max(theirs.as_secs_f64() * 0.1),
+        "geolat dns p50 {ours:?} vs raw query p50 {theirs:?}"
+    );
+    ep.shutdown(Duration::from_secs(1)).await;
+    dns.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dns_over_tcp_is_a_real_query_too() {
+    let mut table = DnsTable::default();
+    table
+        .insert(
+            util::HOST,
+            NameRule::Addresses {
+                default: vec!["127.0.0.1".parse().unwrap()],
+                by_subnet: Vec::new(),
+            },
+        )
+        .unwrap();
+    let dns = LabDns::start("127.0.0.1:0".parse().unwrap(), table)
+        .await
+        .unwrap();
+    let ep = util::endpoint("us-east-1", "127.0.0.1:0", Delays::default(), None).await;
+    let target = Target::from_url(util::url(util::HOST, ep.addr(), "/"));
+    let mut s = util::settings(Some(dns.addr()));
+    s.dns.protocol = geolat::config::DnsProtocol::Tcp;
+    let prober = util::prober(s);
+    for i in 0..5 {
+        let a = prober.attempt(&target, i).await;
+        assert!(a.failure.is_none(), "{:?}", a.failure);
+        assert!(a.dns.is_some());
+    }
+    assert_eq!(dns.queries(), 5);
+    ep.shutdown(Duration::from_secs(1)).await;
+    dns.shutdown().await;
+}

@@ -1,0 +1,145 @@
+//! Shared test helpers: loopback lab parts, probers that trust them, and
+//! the Python tools some tests check against.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use geolat::config::{DnsSettings, ProbeSettings, ServedBy, Timeouts, TlsSettings};
+use geolat::lab::certs::LabPki;
+use geolat::lab::endpoint::{Delays, Endpoint, EndpointSpec, Fault};
+use geolat::probe::Prober;
+
+pub const HOST: &str = "endpoint.lab.geolat.test";
+
+/// One CA and server identity for the whole test binary (key generation
+/// is the slow part).
+pub fn pki() -> &'static LabPki {
+    static PKI: OnceLock<LabPki> = OnceLock::new();
+    PKI.get_or_init(|| {
+        let ips: Vec<IpAddr> = vec!["127.0.0.1".parse().unwrap()];
+        LabPki::generate(
+            "geolat test CA",
+            &[
+                HOST.to_owned(),
+                "*.lab.geolat.test".to_owned(),
+                "localhost".to_owned(),
+            ],
+            &ips,
+        )
+        .unwrap()
+    })
+}
+
+/// A second, unrelated CA: certificates from it must not verify.
+pub fn other_pki() -> &'static LabPki {
+    static PKI: OnceLock<LabPki> = OnceLock::new();
+    PKI.get_or_init(|| {
+        LabPki::generate(
+            "unrelated CA",
+            &[HOST.to_owned()],
+            &["127.0.0.1".parse().unwrap()],
+        )
+        .unwrap()
+    })
+}
+
+pub async fn endpoint(region: &str, bind: &str, delays: Delays, fault: Option<Fault>) -> Endpoint {
+    endpoint_with(region, bind, delays, fault, pki()).await
+}
+
+pub async fn endpoint_with(
+    region: &str,
+    bind: &str,
+    delays: Delays,
+    fault: Option<Fault>,
+    pki: &LabPki,
+) -> Endpoint {
+    Endpoint::start(
+        EndpointSpec {
+            region: region.to_owned(),
+            bind: bind.parse::<SocketAddr>().unwrap(),
+            delays,
+            fault,
+        },
+        pki.server.clone(),
+    )
+    .await
+    .unwrap()
+}
+
+/// Settings that trust the test CA, resolve with `dns` (if any), read the
+/// region from `x-region`, and time out quickly.
+pub fn settings(dns: Option<SocketAddr>) -> ProbeSettings {
+    ProbeSettings {
+        timeouts: Timeouts {
+            dns: Duration::from_millis(800),
+            tcp: Duration::from_secs(2),
+            tls: Duration::from_secs(2),
+            ttfb: Duration::from_secs(2),
+            body: Duration::from_secs(2),
+        },
+        dns: DnsSettings {
+            nameservers: dns.into_iter().collect(),
+            ..DnsSettings::default()
+        },
+        tls: TlsSettings {
+            ca_pem: Some(pki().ca_pem.clone()),
+            ..TlsSettings::default()
+        },
+        served_by: ServedBy {
+            header: Some("x-region".into()),
+            ..ServedBy::default()
+        },
+        warm_requests: 1,
+        ..ProbeSettings::default()
+    }
+}
+
+pub fn prober(settings: ProbeSettings) -> Arc<Prober> {
+    Arc::new(Prober::new(settings).unwrap())
+}
+
+pub fn url(host: &str, addr: SocketAddr, path: &str) -> url::Url {
+    format!("https://{host}:{}{path}", addr.port())
+        .parse()
+        .unwrap()
+}
+
+/// A Python with the packages of tests/requirements.txt, in `.venv` at the
+/// repository root, created on first use so `cargo test` needs no setup.
+pub fn python_venv() -> PathBuf {
+    static PY: OnceLock<PathBuf> = OnceLock::new();
+    PY.get_or_init(|| {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let py = root.join(".venv/bin/python");
+        let ready = |py: &PathBuf| {
+            Command::new(py)
+                .args(["-c", "import hdrh"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        if !ready(&py) {
+            let status = Command::new("python3")
+                .args(["-m", "venv"])
+                .arg(root.join(".venv"))
+                .status()
+                .expect("python3 is needed for the cross-implementation tests");
+            assert!(status.success(), "python3 -m venv .venv failed");
+            let status = Command::new(&py)
+                .args(["-m", "pip", "install", "--quiet", "-r"])
+                .arg(root.join("tests/requirements.txt"))
+                .status()
+                .expect("pip runs");
+            assert!(
+                status.success(),
+                "pip install -r tests/requirements.txt failed"
+            );
+        }
+        assert!(ready(&py), "{} cannot import hdrh", py.display());
+        py
+    })
+    .clone()
+}
