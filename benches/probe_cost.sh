@@ -46,9 +46,16 @@ log "cargo build --release"
 
 # --- lab + cleanup ----------------------------------------------------------
 TMP="$(mktemp -d /tmp/geolat-probe-cost.XXXXXX)"
-LAB_PID="" BB_PID=""
+LAB_PID="" BB_PID="" STEP_PID=""
 cleanup() {
   local pid
+  # A step is `/usr/bin/time timeout CMD` or `timeout CMD`: TERM its child,
+  # so `timeout` forwards the signal to CMD, then wait for the whole step
+  # (geolat saves what it measured first) before removing its files.
+  if [[ -n $STEP_PID ]]; then
+    pkill -TERM -P "$STEP_PID" 2>/dev/null || kill -TERM "$STEP_PID" 2>/dev/null || true
+    wait "$STEP_PID" 2>/dev/null || true
+  fi
   for pid in $BB_PID $LAB_PID; do
     kill -TERM "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
@@ -57,6 +64,17 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+# Runs a measured step in the background and waits for it: bash defers traps
+# while a foreground child runs, but `wait` returns at once on INT/TERM, so
+# cleanup can stop the step.
+step() {
+  "$@" &
+  STEP_PID=$!
+  local rc=0
+  wait "$STEP_PID" || rc=$?
+  STEP_PID=""
+  return "$rc"
+}
 
 "$GEOLAT" lab serve --ca-out "$TMP/ca.pem" --for 30m >"$TMP/ready.json" 2>"$TMP/lab.log" &
 LAB_PID=$!
@@ -97,8 +115,8 @@ read -r _ g1_cpu < <(time_cpu "$TMP/g1.time")
 
 log "geolat: $N probes"
 lab0=$(proc_ticks "$LAB_PID")
-timeout "$STEP_TIMEOUT" /usr/bin/time -f '%e %U %S' -o "$TMP/geolat.time" \
-  "$GEOLAT" probe "$URL" -n "$N" --warm 0 --ca "$CA" --json >"$TMP/geolat.json"
+step /usr/bin/time -f '%e %U %S' -o "$TMP/geolat.time" timeout "$STEP_TIMEOUT" \
+  "$GEOLAT" probe "$URL" -n "$N" --warm 0 --ca "$CA" --json >"$TMP/geolat.json" || die "geolat run failed (124: timed out)"
 lab1=$(proc_ticks "$LAB_PID")
 read -r g_wall g_cpu < <(time_cpu "$TMP/geolat.time")
 # geolat exits 0 even when every sample failed: success = samples with a
@@ -117,10 +135,10 @@ curl -s -o /dev/null --cacert "$CA" "$URL" # warm-up, not measured
 log "curl: $N probes"
 export CA URL CURL_FMT N
 lab0=$(proc_ticks "$LAB_PID")
-timeout "$STEP_TIMEOUT" /usr/bin/time -f '%e %U %S' -o "$TMP/curl.time" bash -c '
+step /usr/bin/time -f '%e %U %S' -o "$TMP/curl.time" timeout "$STEP_TIMEOUT" bash -c '
   for ((i = 0; i < N; i++)); do
     curl -s -o /dev/null --cacert "$CA" -w "$CURL_FMT" "$URL" || echo "ERR $?"
-  done' >"$TMP/curl.out"
+  done' >"$TMP/curl.out" || die "curl loop failed (124: timed out)"
 lab1=$(proc_ticks "$LAB_PID")
 read -r c_wall c_cpu < <(time_cpu "$TMP/curl.time")
 c_ok=$(awk '$1 == 200' "$TMP/curl.out" | wc -l)
@@ -170,10 +188,10 @@ lab0=$(proc_ticks "$LAB_PID")
 b0=$(proc_ticks "$BB_PID")
 start_ns=$(date +%s%N)
 # curl here only asks for the probe; its CPU is not counted.
-timeout "$STEP_TIMEOUT" bash -c "
+step timeout "$STEP_TIMEOUT" bash -c "
   for ((i = 0; i < $N; i++)); do
     curl -sS -G '$BB/probe' --data-urlencode module=lab_https --data-urlencode 'target=$URL'
-  done" >"$TMP/blackbox.out"
+  done" >"$TMP/blackbox.out" || die "blackbox loop failed (124: timed out)"
 end_ns=$(date +%s%N)
 b1=$(proc_ticks "$BB_PID")
 lab1=$(proc_ticks "$LAB_PID")

@@ -42,16 +42,35 @@ log "cargo build --release"
 
 # --- lab + cleanup ----------------------------------------------------------
 TMP="$(mktemp -d /tmp/geolat-scale.XXXXXX)"
-LAB_PID=""
+LAB_PID="" STEP_PID=""
 cleanup() {
-  if [[ -n $LAB_PID ]]; then
-    kill -TERM "$LAB_PID" 2>/dev/null || true
-    wait "$LAB_PID" 2>/dev/null || true
+  local pid
+  # A step is `/usr/bin/time timeout CMD` or `timeout CMD`: TERM its child,
+  # so `timeout` forwards the signal to CMD, then wait for the whole step
+  # (geolat saves what it measured first) before removing its files.
+  if [[ -n $STEP_PID ]]; then
+    pkill -TERM -P "$STEP_PID" 2>/dev/null || kill -TERM "$STEP_PID" 2>/dev/null || true
+    wait "$STEP_PID" 2>/dev/null || true
   fi
+  for pid in $LAB_PID; do
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   rm -rf "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+# Runs a step in the background and waits for it: bash defers traps while a
+# foreground child runs, but `wait` returns at once on INT/TERM, so cleanup
+# can stop the step.
+step() {
+  "$@" &
+  STEP_PID=$!
+  local rc=0
+  wait "$STEP_PID" || rc=$?
+  STEP_PID=""
+  return "$rc"
+}
 
 "$GEOLAT" lab serve --ca-out "$TMP/ca.pem" --for 60m >"$TMP/ready.json" 2>"$TMP/lab.log" &
 LAB_PID=$!
@@ -98,18 +117,28 @@ EOF
 STORE="file://$TMP/store"
 mkdir -p "$TMP/store"
 declare -a ROWS=()
+FAILED=0
 for S in $SAMPLES_LIST; do
   cfg="$TMP/scale-s$S.yaml"
   write_config "$S" "$cfg"
   log "run: $TARGETS targets x $S samples (concurrency $CONCURRENCY, warm $WARM), timeout ${RUN_TIMEOUT}s"
   before=$("$GEOLAT" store list --store "$STORE" --since 1h --json | wc -l)
   lab0=$(proc_ticks "$LAB_PID")
-  # SIGINT on timeout: geolat then stores what it measured, marked interrupted.
+  # On timeout geolat gets SIGTERM, stores what it measured (marked
+  # interrupted) and the row says so: a slow run is reported, not shrunk.
   rc=0
-  timeout -s INT "$RUN_TIMEOUT" /usr/bin/time -v -o "$TMP/time-s$S.txt" \
+  # timeout inside time: time must outlive geolat to report it (its peak RSS
+  # is that of the largest descendant, geolat; timeout's CPU is negligible).
+  step /usr/bin/time -v -o "$TMP/time-s$S.txt" timeout "$RUN_TIMEOUT" \
     "$GEOLAT" probe --config "$cfg" --store "$STORE" 2>"$TMP/geolat-s$S.log" || rc=$?
   lab1=$(proc_ticks "$LAB_PID")
-  [[ $rc -eq 0 ]] || { tail -5 "$TMP/geolat-s$S.log" >&2; die "geolat exited $rc (timeout is 124)"; }
+  note=""
+  if [[ $rc -eq 124 ]]; then
+    note="TIMEOUT after ${RUN_TIMEOUT}s"
+  elif [[ $rc -ne 0 ]]; then
+    tail -5 "$TMP/geolat-s$S.log" >&2
+    die "geolat exited $rc"
+  fi
   # /usr/bin/time -v: wall "h:mm:ss" or "m:ss.ss", peak RSS in KiB, CPU in s.
   wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {
            n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; printf "%.2f", s }' "$TMP/time-s$S.txt")
@@ -126,22 +155,24 @@ for S in $SAMPLES_LIST; do
   key=$(jq -r .key <<<"$w")
   bytes=$(stat -c %s "$TMP/store/$key")
   want=$((TARGETS * S))
-  [[ $attempts -eq $want && $errors -eq 0 ]] ||
+  [[ ( $attempts -eq $want || -n $note ) && $errors -eq 0 ]] ||
     die "samples=$S: $attempts/$want attempts, $errors errors: $(jq -c '.errors' "$TMP/store/$key" | head -c 600)"
-  ROWS+=("$S $attempts $errors $wall $cpu $rss_kb $(( (lab1 - lab0) * 100 / CLK_TCK )) $series $bytes")
+  ROWS+=("$S $attempts $errors $wall $cpu $rss_kb $(( (lab1 - lab0) * 100 / CLK_TCK )) $series $bytes $note")
+  [[ -z $note ]] || FAILED=1
 done
 
 # --- table ----------------------------------------------------------------------
 echo "scale: one geolat probe process, $TARGETS targets over ${#REGIONS[@]} lab regions, concurrency $CONCURRENCY, warm_requests $WARM ($(nproc) cores, lab on the same host)"
-printf '%7s %8s %6s %7s %10s %8s %11s %11s %10s %8s %10s\n' \
-  samples attempts errors wall_s attempts/s cpu_s cpu_us/att peak_rss_MiB lab_cpu_s series window_KiB
+printf '%7s %8s %6s %7s %10s %8s %11s %11s %10s %8s %10s  %s\n' \
+  samples attempts errors wall_s attempts/s cpu_s cpu_us/att peak_rss_MiB lab_cpu_s series window_KiB note
 for row in "${ROWS[@]}"; do
-  read -r S att err wall cpu rss labcs series bytes <<<"$row"
-  printf '%7s %8s %6s %7s %10.0f %8s %11.0f %11.1f %10.2f %8s %10.1f\n' \
+  read -r S att err wall cpu rss labcs series bytes note <<<"$row"
+  printf '%7s %8s %6s %7s %10.0f %8s %11.0f %11.1f %10.2f %8s %10.1f  %s\n' \
     "$S" "$att" "$err" "$wall" "$(awk -v a="$att" -v w="$wall" 'BEGIN{print a / w}')" "$cpu" \
     "$(awk -v c="$cpu" -v a="$att" 'BEGIN{print c * 1e6 / a}')" "$(awk -v k="$rss_kb" 'BEGIN{print k / 1024}')" \
-    "$(awk -v c="$labcs" 'BEGIN{print c / 100}')" "$series" "$(awk -v b="$bytes" 'BEGIN{print b / 1024}')"
+    "$(awk -v c="$labcs" 'BEGIN{print c / 100}')" "$series" "$(awk -v b="$bytes" 'BEGIN{print b / 1024}')" "$note"
 done
 echo "attempts = targets x samples (each: DNS query + fresh TCP + TLS + GET, + $WARM warm GET); attempts/s = attempts / wall."
 echo "geolat store list --store file://TMP --since 1h:"
 "$GEOLAT" store list --store "$STORE" --since 1h | sed "s|^|  |"
+exit "$FAILED"

@@ -246,13 +246,15 @@ impl ProbeConfig {
     }
 }
 
-/// Errors from the YAML parser span lines; a user wants one.
+/// The YAML parser's errors come with an annotated snippet over several
+/// lines; the first line already says where and what.
 fn one_line(s: &str) -> String {
-    s.split('\n')
+    let first = s
+        .lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
+        .find(|l| !l.is_empty())
+        .unwrap_or(s);
+    first.strip_prefix("error: ").unwrap_or(first).to_owned()
 }
 
 struct Validator<'a> {

@@ -125,6 +125,19 @@ pub fn rcode_class(code: ResponseCode) -> Option<ErrorClass> {
     }
 }
 
+/// The RFC 1035 mnemonic of an rcode, as dig prints it.
+pub fn rcode_name(code: ResponseCode) -> String {
+    match code {
+        ResponseCode::NoError => "NOERROR".into(),
+        ResponseCode::FormErr => "FORMERR".into(),
+        ResponseCode::ServFail => "SERVFAIL".into(),
+        ResponseCode::NXDomain => "NXDOMAIN".into(),
+        ResponseCode::NotImp => "NOTIMP".into(),
+        ResponseCode::Refused => "REFUSED".into(),
+        other => format!("RCODE{}", u16::from(other)),
+    }
+}
+
 /// One authoritative answer in an ECS audit.
 #[derive(Debug, Clone)]
 pub struct EcsAnswer {

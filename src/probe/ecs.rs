@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use tokio_util::sync::CancellationToken;
 
-use super::dns::{query_with_subnet, rcode_class};
+use super::dns::{query_with_subnet, rcode_class, rcode_name};
 use super::record::{ErrorClass, micros};
 use crate::config::{EcsAudit, ServedBy};
 use crate::window::AuditEntry;
@@ -42,7 +42,7 @@ pub async fn audit(
                         let mut addrs = ans.addresses.clone();
                         addrs.sort();
                         let e = by_answer
-                            .entry((ans.rcode.to_string(), addrs))
+                            .entry((rcode_name(ans.rcode), addrs))
                             .or_insert_with(|| (0, codec::new_histogram()));
                         e.0 += 1;
                         codec::record(&mut e.1, micros(ans.elapsed));

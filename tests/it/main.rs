@@ -1,7 +1,10 @@
 //! Integration tests: one binary, modules by capability, shared helpers in
 //! `util`. Every server here is a real one on loopback.
 
+mod config;
 mod errors;
 mod hdr_reference;
+mod paths;
 mod phases;
+mod store;
 mod util;

@@ -143,3 +143,70 @@ pub fn python_venv() -> PathBuf {
     })
     .clone()
 }
+
+/// Fails with every violation if `value` does not match the committed schema.
+pub fn assert_schema(schema_file: &str, value: &serde_json::Value) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas")
+        .join(schema_file);
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{schema_file}: {errors:#?}\n{value:#}");
+}
+
+/// A window of synthetic attempts against two targets.
+pub fn sample_window(
+    probe_id: &str,
+    start: chrono::DateTime<chrono::Utc>,
+) -> geolat::window::Window {
+    use geolat::config::{Geo, PathKind, ProbeIdentity, Target};
+    use geolat::probe::record::{Attempt, ErrorClass, Failure, Phase};
+    use geolat::window::builder::WindowBuilder;
+    let identity = ProbeIdentity {
+        id: probe_id.into(),
+        location: "region".into(),
+        region: Some("eu-central-1".into()),
+        geo: Geo {
+            country: "DE".into(),
+            continent: "EU".into(),
+            city: Some("Frankfurt".into()),
+        },
+        lat: Some(50.1),
+        lon: Some(8.7),
+    };
+    let mut direct = Target::from_url("https://eu-central-1.api.example.com/".parse().unwrap());
+    direct.id = "direct-eu-central-1".into();
+    direct.region = Some("eu-central-1".into());
+    let mut routed = Target::from_url("https://api.example.com/".parse().unwrap());
+    routed.id = "route53".into();
+    routed.path = PathKind::Route53;
+    let targets = [direct, routed];
+    let mut b = WindowBuilder::new(identity, "sha256:0123456789abcdef".into(), &targets, start);
+    for i in 0..50u64 {
+        let a = Attempt {
+            dns: Some(Duration::from_micros(900 + i)),
+            tcp: Some(Duration::from_micros(10_000 + i * 10)),
+            tls: Some(Duration::from_micros(21_000 + i * 20)),
+            ttfb: Some(Duration::from_micros(11_000 + i * 30)),
+            total: Some(Duration::from_micros(11_500 + i * 30)),
+            warm: vec![Duration::from_micros(10_500 + i)],
+            served_by: Some("eu-central-1".into()),
+            ..Attempt::default()
+        };
+        b.record((i % 2) as usize, &a);
+    }
+    b.record(
+        1,
+        &Attempt {
+            dns: Some(Duration::from_micros(800)),
+            failure: Some(Failure::new(Phase::Tcp, ErrorClass::ConnectTimeout, "x")),
+            ..Attempt::default()
+        },
+    );
+    b.finish(start + chrono::Duration::seconds(60)).unwrap()
+}
