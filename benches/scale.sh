@@ -27,27 +27,14 @@ CLK_TCK="$(getconf CLK_TCK)"
 log() { echo "scale: $*" >&2; }
 die() { log "FAIL: $*"; exit 1; }
 
-need_pkgs=()
-command -v jq >/dev/null || need_pkgs+=(jq)
-[[ -x /usr/bin/time ]] || need_pkgs+=(time)
-if ((${#need_pkgs[@]})); then
-  log "installing ${need_pkgs[*]} with apt-get"
-  apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >&2
-fi
-
-# cargo is a no-op when the binary is up to date.
-log "cargo build --release"
-(cd "$ROOT" && cargo build --release --quiet) >&2
-
-# --- lab + cleanup ----------------------------------------------------------
+# --- cleanup: set up before anything is started -----------------------------
 TMP="$(mktemp -d /tmp/geolat-scale.XXXXXX)"
 LAB_PID="" STEP_PID=""
 cleanup() {
   local pid
-  # A step is `/usr/bin/time timeout CMD` or `timeout CMD`: TERM its child,
-  # so `timeout` forwards the signal to CMD, then wait for the whole step
-  # (geolat saves what it measured first) before removing its files.
+  # A step is `/usr/bin/time timeout CMD`, `timeout CMD` or cargo: TERM its
+  # children (`timeout` forwards the signal to CMD), then wait for the whole
+  # step (geolat saves what it measured first) before removing its files.
   if [[ -n $STEP_PID ]]; then
     pkill -TERM -P "$STEP_PID" 2>/dev/null || kill -TERM "$STEP_PID" 2>/dev/null || true
     wait "$STEP_PID" 2>/dev/null || true
@@ -72,6 +59,20 @@ step() {
   return "$rc"
 }
 
+need_pkgs=()
+command -v jq >/dev/null || need_pkgs+=(jq)
+[[ -x /usr/bin/time ]] || need_pkgs+=(time)
+if ((${#need_pkgs[@]})); then
+  log "installing ${need_pkgs[*]} with apt-get"
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >&2
+fi
+
+# cargo is a no-op when the binary is up to date.
+log "cargo build --release"
+step bash -c 'cd "$1" && exec cargo build --release --quiet' _ "$ROOT" >&2 || die "cargo build failed"
+
+# --- lab --------------------------------------------------------------------
 "$GEOLAT" lab serve --ca-out "$TMP/ca.pem" --for 60m >"$TMP/ready.json" 2>"$TMP/lab.log" &
 LAB_PID=$!
 for _ in $(seq 100); do [[ -s $TMP/ready.json ]] && break; sleep 0.1; done

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, modules by capability, shared helpers in
 //! `util`. Every server here is a real one on loopback.
 
+mod cli;
 mod config;
 mod errors;
 mod hdr_reference;
