@@ -7,6 +7,8 @@
 //! regional endpoints and DNS on loopback for tests, benchmarks and demos;
 //! `cli` is the command line over all of it.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
 pub mod cli;
 pub mod config;
 pub mod lab;

@@ -91,13 +91,13 @@ pub async fn run(args: ProbeArgs) -> anyhow::Result<()> {
 fn oneshot_settings(args: &ProbeArgs) -> anyhow::Result<ProbeSettings> {
     let timeout =
         config::parse_duration(&args.timeout).map_err(|p| anyhow::anyhow!("--timeout: {p}"))?;
-    if let Some(ca) = &args.ca {
-        if !ca.is_file() {
-            bail!(
-                "--ca {}: no such file; give the PEM file of the CA that signed the server's certificate",
-                ca.display()
-            );
-        }
+    if let Some(ca) = &args.ca
+        && !ca.is_file()
+    {
+        bail!(
+            "--ca {}: no such file; give the PEM file of the CA that signed the server's certificate",
+            ca.display()
+        );
     }
     let nameservers = args
         .resolvers

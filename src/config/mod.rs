@@ -322,13 +322,13 @@ impl Validator<'_> {
             ca_pem: None,
             insecure: raw.tls.insecure,
         };
-        if let Some(ca) = &tls.ca_file {
-            if !ca.is_file() {
-                return Err(self.err(
-                    "tls.ca_file",
-                    format!("{} does not exist or is not a file", ca.display()),
-                ));
-            }
+        if let Some(ca) = &tls.ca_file
+            && !ca.is_file()
+        {
+            return Err(self.err(
+                "tls.ca_file",
+                format!("{} does not exist or is not a file", ca.display()),
+            ));
         }
         let method = match raw
             .http
@@ -365,13 +365,13 @@ impl Validator<'_> {
             })?;
             by_address.insert(ip, region.clone());
         }
-        if let Some(h) = &raw.served_by.header {
-            if http::HeaderName::from_bytes(h.as_bytes()).is_err() {
-                return Err(self.err(
-                    "served_by.header",
-                    format!("`{h}` is not a valid header name"),
-                ));
-            }
+        if let Some(h) = &raw.served_by.header
+            && http::HeaderName::from_bytes(h.as_bytes()).is_err()
+        {
+            return Err(self.err(
+                "served_by.header",
+                format!("`{h}` is not a valid header name"),
+            ));
         }
         let served_by = ServedBy {
             header: raw

@@ -183,10 +183,10 @@ fn hyper_class(e: &hyper::Error) -> ErrorClass {
     use std::error::Error as _;
     let mut source = e.source();
     while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            if super::connect::is_reset(io) {
-                return ErrorClass::Reset;
-            }
+        if let Some(io) = s.downcast_ref::<std::io::Error>()
+            && super::connect::is_reset(io)
+        {
+            return ErrorClass::Reset;
         }
         source = s.source();
     }

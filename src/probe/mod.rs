@@ -139,12 +139,11 @@ pub fn served_by(
     headers: Option<&::http::HeaderMap>,
     remote: IpAddr,
 ) -> Option<String> {
-    if let (Some(name), Some(headers)) = (&cfg.header, headers) {
-        if let Some(v) = headers.get(name.as_str()).and_then(|v| v.to_str().ok()) {
-            if !v.is_empty() {
-                return Some(v.to_owned());
-            }
-        }
+    if let (Some(name), Some(headers)) = (&cfg.header, headers)
+        && let Some(v) = headers.get(name.as_str()).and_then(|v| v.to_str().ok())
+        && !v.is_empty()
+    {
+        return Some(v.to_owned());
     }
     cfg.addresses.get(&remote).cloned()
 }

@@ -46,6 +46,9 @@ pub fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>, TlsSet
     let builder =
         ClientConfig::builder_with_provider(provider()).with_safe_default_protocol_versions()?;
     let mut config = if settings.insecure {
+        tracing::warn!(
+            "TLS certificate verification is off (--insecure): a wrong or forged certificate will not be noticed"
+        );
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider())))
