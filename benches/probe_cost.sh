@@ -13,7 +13,9 @@ set -euo pipefail
 N="${1:-1000}"
 [[ "$N" =~ ^[1-9][0-9]*$ ]] || { echo "usage: $0 [N>=1]" >&2; exit 2; }
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-GEOLAT="$ROOT/target/release/geolat"
+# GEOLAT=/path/to/geolat skips the build and benchmarks that binary.
+GEOLAT_GIVEN="${GEOLAT:-}"
+GEOLAT="${GEOLAT:-$ROOT/target/release/geolat}"
 STEP_TIMEOUT=600 # seconds; bounds every measured step so the bench cannot hang
 CLK_TCK="$(getconf CLK_TCK)"
 
@@ -72,9 +74,13 @@ if [[ -s $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
   invoke-rc.d prometheus-blackbox-exporter stop >&2 || kill "$(cat "$pidfile")"
 fi
 
-# cargo is a no-op when the binary is up to date.
-log "cargo build --release"
-step bash -c 'cd "$1" && exec cargo build --release --quiet' _ "$ROOT" >&2 || die "cargo build failed"
+# cargo is a no-op when the binary is up to date (but waits for the shared
+# target dir's lock if someone else is building).
+if [[ -z $GEOLAT_GIVEN ]]; then
+  log "cargo build --release"
+  step bash -c 'cd "$1" && exec cargo build --release --quiet' _ "$ROOT" >&2 || die "cargo build failed"
+fi
+[[ -x $GEOLAT ]] || die "no geolat binary at $GEOLAT"
 
 # --- lab --------------------------------------------------------------------
 "$GEOLAT" lab serve --ca-out "$TMP/ca.pem" --for 30m >"$TMP/ready.json" 2>"$TMP/lab.log" &
@@ -104,6 +110,9 @@ time_cpu() { tail -n1 "$1" | awk '{printf "%s %d\n", $1, ($2 + $3) * 1000 + 0.5}
 
 # Results, one row per tool: name ok wall cpu_ms lab_ms tcp tls ttfb proto
 declare -A ROW
+
+# Other work on this small host skews every figure: record the load average.
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- a) geolat ----------------------------------------------------------------
 # Warm the page cache and the lab once; not measured.
@@ -153,13 +162,6 @@ $(awk '{print $4 - $3}' "$TMP/curl.out" | median 1e6) \
 h$(awk '{print $5}' "$TMP/curl.out" | sort | uniq -c | sort -rn | awk 'NR==1{print $2}')"
 
 # --- c) Prometheus blackbox_exporter ------------------------------------------
-# A free port on 127.0.0.1: nothing answers a connect to it.
-BB_PORT=""
-for _ in $(seq 50); do
-  p=$((20000 + RANDOM % 40000))
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then BB_PORT=$p; break; fi
-done
-[[ -n $BB_PORT ]] || die "no free port for blackbox_exporter"
 # ip4 explicitly: the default preference is ip6 (moot for an IP literal, but
 # keeps the resolve step trivial); no fallback, same timeout as geolat's.
 cat >"$TMP/blackbox.yml" <<EOF
@@ -174,12 +176,26 @@ modules:
       tls_config:
         ca_file: $CA
 EOF
-prometheus-blackbox-exporter --config.file="$TMP/blackbox.yml" \
-  --web.listen-address="127.0.0.1:$BB_PORT" --log.level=warn 2>"$TMP/blackbox.log" &
-BB_PID=$!
-BB="http://127.0.0.1:$BB_PORT"
-for _ in $(seq 100); do curl -sf -o /dev/null "$BB/-/healthy" && break; sleep 0.1; done
-curl -sf -o /dev/null "$BB/-/healthy" || { cat "$TMP/blackbox.log" >&2; die "blackbox_exporter did not start"; }
+# Listen on a random 127.0.0.1 port below the ephemeral range (the probes
+# above leave thousands of client ports there); retry if the bind fails.
+eph_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
+BB=""
+for _ in 1 2 3 4 5; do
+  port=$((10000 + RANDOM % (eph_low - 10000)))
+  prometheus-blackbox-exporter --config.file="$TMP/blackbox.yml" \
+    --web.listen-address="127.0.0.1:$port" --log.level=warn 2>"$TMP/blackbox.log" &
+  BB_PID=$!
+  for _ in $(seq 100); do
+    kill -0 "$BB_PID" 2>/dev/null || break # exited: port taken, try another
+    if curl -sf -o /dev/null "http://127.0.0.1:$port/-/healthy"; then BB="http://127.0.0.1:$port"; break; fi
+    sleep 0.1
+  done
+  [[ -z $BB ]] || break
+  kill "$BB_PID" 2>/dev/null || true
+  wait "$BB_PID" 2>/dev/null || true
+  BB_PID=""
+done
+[[ -n $BB ]] || { cat "$TMP/blackbox.log" >&2; die "blackbox_exporter did not start"; }
 bb_probe() { curl -sS -G "$BB/probe" --data-urlencode module=lab_https --data-urlencode "target=$URL"; }
 bb_probe | grep -q '^probe_success 1' || { bb_probe >&2; die "blackbox: first probe failed"; }
 for _ in 1 2; do bb_probe >/dev/null; done # warm-up, not measured
@@ -205,7 +221,8 @@ ROW[blackbox_exporter]="$b_ok $b_wall $(ticks_ms $((b1 - b0))) $(ticks_ms $((lab
 $(bb_phase connect) $(bb_phase tls) $(bb_phase processing) h$bb_ver"
 
 # --- table ----------------------------------------------------------------------
-echo "probe_cost: $N sequential fresh-connection HTTPS GETs per tool to $URL (lab on the same $(nproc)-core host)"
+echo "probe_cost: $N sequential fresh-connection HTTPS GETs per tool to $URL"
+echo "            $(nproc) cores shared with the lab; load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-18s %9s %7s %9s %11s %9s %9s | %8s %8s %9s %6s\n' \
   tool ok wall_s cpu_ms cpu_us/probe x_geolat lab_cpu_ms tcp_p50 tls_p50 ttfb_p50 proto
 for tool in geolat curl blackbox_exporter; do

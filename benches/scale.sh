@@ -21,7 +21,9 @@ WARM="${WARM:-1}"
 SAMPLES_LIST="${SAMPLES_LIST:-1 4}"
 RUN_TIMEOUT="${RUN_TIMEOUT:-600}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-GEOLAT="$ROOT/target/release/geolat"
+# GEOLAT=/path/to/geolat skips the build and benchmarks that binary.
+GEOLAT_GIVEN="${GEOLAT:-}"
+GEOLAT="${GEOLAT:-$ROOT/target/release/geolat}"
 CLK_TCK="$(getconf CLK_TCK)"
 
 log() { echo "scale: $*" >&2; }
@@ -68,9 +70,13 @@ if ((${#need_pkgs[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >&2
 fi
 
-# cargo is a no-op when the binary is up to date.
-log "cargo build --release"
-step bash -c 'cd "$1" && exec cargo build --release --quiet' _ "$ROOT" >&2 || die "cargo build failed"
+# cargo is a no-op when the binary is up to date (but waits for the shared
+# target dir's lock if someone else is building).
+if [[ -z $GEOLAT_GIVEN ]]; then
+  log "cargo build --release"
+  step bash -c 'cd "$1" && exec cargo build --release --quiet' _ "$ROOT" >&2 || die "cargo build failed"
+fi
+[[ -x $GEOLAT ]] || die "no geolat binary at $GEOLAT"
 
 # --- lab --------------------------------------------------------------------
 "$GEOLAT" lab serve --ca-out "$TMP/ca.pem" --for 60m >"$TMP/ready.json" 2>"$TMP/lab.log" &
@@ -115,6 +121,8 @@ EOF
   } >"$2"
 }
 
+# Other work on this small host skews every figure: record the load average.
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 STORE="file://$TMP/store"
 mkdir -p "$TMP/store"
 declare -a ROWS=()
@@ -163,7 +171,8 @@ for S in $SAMPLES_LIST; do
 done
 
 # --- table ----------------------------------------------------------------------
-echo "scale: one geolat probe process, $TARGETS targets over ${#REGIONS[@]} lab regions, concurrency $CONCURRENCY, warm_requests $WARM ($(nproc) cores, lab on the same host)"
+echo "scale: one geolat probe process, $TARGETS targets over ${#REGIONS[@]} lab regions, concurrency $CONCURRENCY, warm_requests $WARM"
+echo "       $(nproc) cores shared with the lab; load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%7s %8s %6s %7s %10s %8s %11s %11s %10s %8s %10s  %s\n' \
   samples attempts errors wall_s attempts/s cpu_s cpu_us/att peak_rss_MiB lab_cpu_s series window_KiB note
 for row in "${ROWS[@]}"; do

@@ -16,3 +16,4 @@ pub mod probe;
 pub mod store;
 pub mod telemetry;
 pub mod window;
+pub mod world;

@@ -45,6 +45,10 @@ pub struct LabArgs {
 #[derive(Debug, Subcommand)]
 pub enum LabCommand {
     /// Run the lab's endpoints and DNS until Ctrl-C (or --for), for other tools to probe.
+    ///
+    /// Regions listen on 127.0.1.1, 127.0.1.2, ... (one port for all), not on
+    /// 127.0.0.1; DNS listens on 127.0.0.1. Prints one JSON line with the
+    /// port, DNS address, CA file and region addresses once ready.
     Serve(ServeArgs),
 }
 

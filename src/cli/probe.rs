@@ -15,6 +15,7 @@ use crate::config::{
     self, DnsProtocol, DnsSettings, ProbeConfig, ProbeIdentity, ProbeSettings, ServedBy, Target,
     Timeouts, TlsSettings, WindowSpec,
 };
+use crate::probe::record::Phase;
 use crate::probe::{Prober, ecs, runner};
 use crate::store::Store;
 use crate::window::Window;
@@ -76,6 +77,7 @@ pub struct ProbeArgs {
     #[arg(long, default_value_t = 1, conflicts_with = "config")]
     pub concurrency: u32,
     /// One-shot: print the result as JSON (schemas/probe-oneshot.schema.json).
+    /// Either way the exit status is 1 when every sample failed.
     #[arg(long, conflicts_with = "config")]
     pub json: bool,
 }
@@ -223,6 +225,14 @@ async fn oneshot(args: &ProbeArgs, url: &str) -> anyhow::Result<()> {
     if let Some(store) = store {
         let key = save(&store, &window).await?;
         tracing::info!(store = store.url(), key, "window stored");
+    }
+    if summary.samples > 0 && !summary.phases.contains_key(&Phase::Total) {
+        let errors: Vec<String> = summary
+            .errors
+            .iter()
+            .map(|(c, n)| format!("{c}={n}"))
+            .collect();
+        bail!("every sample to {url} failed ({})", errors.join(" "));
     }
     Ok(())
 }

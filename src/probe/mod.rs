@@ -39,7 +39,9 @@ pub struct Prober {
 
 impl Prober {
     pub fn new(settings: ProbeSettings) -> Result<Prober, SetupError> {
-        let tls = TlsConnector::from(tls::client_config(&settings.tls)?);
+        let config = tls::client_config(&settings.tls)?;
+        tls::warm_up(&config);
+        let tls = TlsConnector::from(config);
         let resolver = dns::build_resolver(
             &settings.dns,
             settings.timeouts.dns,

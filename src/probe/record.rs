@@ -17,7 +17,7 @@ pub enum Phase {
     Dns,
     /// TCP three-way handshake (`connect(2)` returning).
     Tcp,
-    /// TLS handshake, from ClientHello written to handshake complete.
+    /// TLS handshake, from the ClientHello being built and sent to handshake complete.
     Tls,
     /// Request written to first response byte (the response head).
     Ttfb,

@@ -106,7 +106,18 @@ fn system_roots() -> Result<RootCertStore, TlsSetupError> {
     Ok(roots)
 }
 
-/// Performs the handshake, timing ClientHello to handshake complete.
+/// Builds one ClientHello and throws it away. The crypto library seeds its
+/// random generator and sets up key exchange lazily on first use, which
+/// costs 20-30 ms once per process; paid here, it stays out of the first
+/// sample's `tls` phase.
+pub fn warm_up(config: &Arc<ClientConfig>) {
+    if let Ok(name) = ServerName::try_from("warm-up.invalid") {
+        let _ = rustls::ClientConnection::new(config.clone(), name);
+    }
+}
+
+/// Performs the handshake, timing from the ClientHello being built and
+/// written to the handshake completing.
 pub async fn handshake(
     connector: &TlsConnector,
     host: &str,

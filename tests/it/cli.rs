@@ -89,13 +89,15 @@ async fn oneshot_json_holds_to_its_schema_and_stores_a_window() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn oneshot_table_counts_errors() {
+async fn oneshot_table_counts_errors_and_fails_when_nothing_succeeds() {
     let ep = util::endpoint("us-east-1", "127.0.0.1:0", Delays::default(), None).await;
     let dir = tempfile::tempdir().unwrap();
     let ca = write_ca(dir.path());
     let url = format!("https://127.0.0.1:{}/status/502", ep.addr().port());
     let o = geolat(&["probe", &url, "-n", "3", "--ca", &ca]).await;
-    assert!(o.status.success(), "{}", stderr(&o));
+    // The table is printed, and the exit status says nothing succeeded.
+    assert_user_error(&o, "every sample to");
+    assert!(stderr(&o).contains("(http_status=3)"), "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("errors: http_status=3"), "{out}");
     assert!(out.contains("tls "), "{out}");
