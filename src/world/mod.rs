@@ -297,13 +297,13 @@ impl World {
                 }
             }
         }
-        if let Some(slo) = &self.slo {
-            if !(slo.max_ms.is_finite() && slo.max_ms > 0.0) {
-                return Err(bad(
-                    "slo.max_ms".into(),
-                    format!("{} must be a positive number", slo.max_ms),
-                ));
-            }
+        if let Some(slo) = &self.slo
+            && !(slo.max_ms.is_finite() && slo.max_ms > 0.0)
+        {
+            return Err(bad(
+                "slo.max_ms".into(),
+                format!("{} must be a positive number", slo.max_ms),
+            ));
         }
         Ok(())
     }
@@ -385,58 +385,60 @@ mod tests {
 
     #[test]
     fn each_rule_names_its_field() {
-        let cases: Vec<(Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![
+        // (JSON pointer, value to put there, what the error must say)
+        let cases = [
+            ("/format", serde_json::json!("geolat-world/2"), "`format`"),
             (
-                Box::new(|v| v["format"] = "geolat-world/2".into()),
-                "`format`",
-            ),
-            (
-                Box::new(|v| v["regions"][0]["backup"] = "zz".into()),
+                "/regions/0/backup",
+                serde_json::json!("zz"),
                 "regions[0].backup",
             ),
+            ("/regions/1/id", serde_json::json!("a"), "duplicate region"),
             (
-                Box::new(|v| v["regions"][1]["id"] = "a".into()),
-                "duplicate region",
-            ),
-            (
-                Box::new(|v| {
-                    v["geos"][0]["latency_ms"]
-                        .as_object_mut()
-                        .unwrap()
-                        .remove("b")
-                        .map(|_| ())
-                        .unwrap()
-                }),
+                "/geos/0/latency_ms",
+                serde_json::json!({"a": {"p50": 1}}),
                 "no latency to region `b`",
             ),
             (
-                Box::new(|v| v["geos"][0]["latency_ms"]["a"]["p90"] = 5.into()),
+                "/geos/0/latency_ms/a/p90",
+                serde_json::json!(5),
                 "min <= p50 <= p90 <= p99",
             ),
             (
-                Box::new(|v| v["geos"][0]["demand_rps"] = (-1).into()),
+                "/geos/0/demand_rps",
+                serde_json::json!(-1),
                 "geos[0].demand_rps",
             ),
             (
-                Box::new(|v| v["geos"][0]["continent"] = "XX".into()),
+                "/geos/0/continent",
+                serde_json::json!("XX"),
                 "geos[0].continent",
             ),
             (
-                Box::new(|v| v["routing"] = serde_json::json!({"g": {"a": 0.5}})),
+                "/routing",
+                serde_json::json!({"g": {"a": 0.5}}),
                 "sum to 0.5",
             ),
             (
-                Box::new(|v| v["routing"] = serde_json::json!({"g": {"zz": 1.0}})),
+                "/routing",
+                serde_json::json!({"g": {"zz": 1.0}}),
                 "`zz` is not a region",
             ),
             (
-                Box::new(|v| v["slo"] = serde_json::json!({"percentile": "p50", "max_ms": 0})),
+                "/slo",
+                serde_json::json!({"percentile": "p50", "max_ms": 0}),
                 "slo.max_ms",
             ),
         ];
-        for (mutate, needle) in cases {
+        for (pointer, value, needle) in cases {
             let mut v = tiny();
-            mutate(&mut v);
+            let (parent, key) = pointer.rsplit_once('/').unwrap();
+            let parent = if parent.is_empty() {
+                &mut v
+            } else {
+                v.pointer_mut(parent).unwrap()
+            };
+            parent[key] = value;
             let err = load(&v).unwrap_err().to_string();
             assert!(
                 err.contains(needle) && err.starts_with("w.json"),
