@@ -130,6 +130,7 @@ impl Prober {
         }
         let r = dns::resolve(&self.resolver, target.host(), self.settings.timeouts.dns).await?;
         a.dns = Some(r.elapsed);
+        a.dns_answers.clone_from(&r.addresses);
         Ok(r.addresses)
     }
 }

@@ -165,6 +165,8 @@ pub struct Attempt {
     /// One entry per warm request that completed.
     pub warm: Vec<Duration>,
     pub remote: Option<SocketAddr>,
+    /// What the `dns` phase answered (empty when it did not run).
+    pub dns_answers: Vec<std::net::IpAddr>,
     pub tls_info: Option<TlsInfo>,
     pub status: Option<u16>,
     /// Region that answered, from the configured header or address map.

@@ -84,8 +84,6 @@ pub struct WindowBuilder {
     regions: Vec<String>,
     series: HashMap<SeriesKey, Values>,
     errors: HashMap<ErrorKey, u64>,
-    /// What the first TLS handshake negotiated, for the one-shot report.
-    tls: Option<TlsInfo>,
 }
 
 impl WindowBuilder {
@@ -107,17 +105,19 @@ impl WindowBuilder {
                     path: t.path,
                     region: t.region.clone(),
                     attempts: 0,
+                    dns_answers: Default::default(),
+                    tls: None,
                 })
                 .collect(),
             regions: Vec::new(),
             series: HashMap::new(),
             errors: HashMap::new(),
-            tls: None,
         }
     }
 
+    /// What the first TLS handshake of the first target negotiated.
     pub fn tls_info(&self) -> Option<&TlsInfo> {
-        self.tls.as_ref()
+        self.targets.iter().find_map(|t| t.tls.as_ref())
     }
 
     fn intern(&mut self, region: Option<&str>) -> Option<u32> {
@@ -135,8 +135,14 @@ impl WindowBuilder {
             return;
         };
         info.attempts += 1;
-        if self.tls.is_none() {
-            self.tls.clone_from(&attempt.tls_info);
+        if info.tls.is_none() {
+            info.tls.clone_from(&attempt.tls_info);
+        }
+        if !attempt.dns_answers.is_empty() {
+            let mut answers = attempt.dns_answers.clone();
+            answers.sort();
+            let key: Vec<String> = answers.iter().map(ToString::to_string).collect();
+            *info.dns_answers.entry(key.join(",")).or_default() += 1;
         }
         let target = u32::try_from(target).unwrap_or(u32::MAX);
         let served_by = self.intern(attempt.served_by.as_deref());

@@ -50,6 +50,12 @@ pub struct TargetInfo {
     pub region: Option<String>,
     /// Attempts started against this target in the window.
     pub attempts: u64,
+    /// How often DNS answered each answer set (addresses sorted, comma-joined).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub dns_answers: std::collections::BTreeMap<String, u64>,
+    /// What the first TLS handshake with this target negotiated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::probe::record::TlsInfo>,
 }
 
 /// Latencies of one phase for one (target, path, region, served_by).

@@ -200,6 +200,14 @@ async fn configured_window_lands_in_the_store() {
     };
     assert_eq!(served("route53"), ["us-east-1"]);
     assert_eq!(served("accelerator"), ["eu-central-1"]);
+    let routed = w.targets.iter().find(|t| t.id == "route53").unwrap();
+    assert_eq!(
+        routed.dns_answers.get("127.0.1.1"),
+        Some(&3),
+        "{:?}",
+        routed.dns_answers
+    );
+    assert_eq!(routed.tls.as_ref().unwrap().alpn.as_deref(), Some("h2"));
     assert_eq!(w.dns_audit.len(), 1);
     assert_eq!(w.dns_audit[0].region.as_deref(), Some("us-east-1"));
     lab.shutdown(Duration::ZERO).await;

@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod errors;
 mod hdr_reference;
+mod lab;
 mod paths;
 mod phases;
 mod store;
