@@ -9,6 +9,8 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod advise;
+pub mod analyze;
 pub mod cli;
 pub mod config;
 pub mod lab;

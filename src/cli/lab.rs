@@ -210,6 +210,7 @@ async fn demo(samples: u32) -> anyhow::Result<()> {
         location: "edge".into(),
         region: None,
         geo: config::Geo {
+            id: None,
             country: "GB".into(),
             continent: "EU".into(),
             city: Some("London".into()),

@@ -2,6 +2,8 @@
 //! a thin adapter over the library. Errors come back as `anyhow` reports
 //! whose context names the input at fault.
 
+mod advise;
+mod analyze;
 mod lab;
 mod probe;
 mod store;
@@ -39,6 +41,10 @@ impl Cli {
 pub enum Command {
     /// Measure: probe a URL once (for a person) or run a configured window (for a CronJob).
     Probe(probe::ProbeArgs),
+    /// Analyze: merge stored windows into per-geo x region latency with confidence.
+    Analyze(analyze::AnalyzeArgs),
+    /// Advise: the capacity-aware routing plan that minimises user latency.
+    Advise(advise::AdviseArgs),
     /// Stored windows: list what a store holds for a time range.
     #[command(subcommand)]
     Store(store::StoreCommand),
@@ -49,6 +55,8 @@ pub enum Command {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Probe(args) => probe::run(args).await,
+        Command::Analyze(args) => analyze::run(args).await,
+        Command::Advise(args) => advise::run(args).await,
         Command::Store(cmd) => store::run(cmd).await,
         Command::Lab(args) => lab::run(args).await,
     }

@@ -147,6 +147,7 @@ fn oneshot_identity() -> ProbeIdentity {
         location: "edge".into(),
         region: None,
         geo: config::Geo {
+            id: None,
             country: "ZZ".into(),
             continent: "ZZ".into(),
             city: None,

@@ -71,8 +71,12 @@ pub struct ProbeIdentity {
     pub lon: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Geo {
+    /// The geo this probe stands for in a world/topology file (e.g.
+    /// `GB-London`); analysis keys its matrix by it. Defaults to the probe id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     /// ISO 3166-1 alpha-2.
     pub country: String,
     /// Route 53 continent code.
@@ -484,6 +488,7 @@ impl Validator<'_> {
             location: p.location.clone(),
             region: p.region.clone(),
             geo: Geo {
+                id: p.geo.id.clone(),
                 country: country.clone(),
                 continent: p.geo.continent.clone(),
                 city: p.geo.city.clone(),

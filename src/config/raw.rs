@@ -46,6 +46,8 @@ pub struct RawIdentity {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawGeo {
+    #[serde(default)]
+    pub id: Option<String>,
     pub country: String,
     pub continent: String,
     #[serde(default)]

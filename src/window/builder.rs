@@ -289,6 +289,7 @@ mod tests {
             location: "edge".into(),
             region: None,
             geo: Geo {
+                id: None,
                 country: "DE".into(),
                 continent: "EU".into(),
                 city: None,

@@ -172,6 +172,7 @@ pub fn sample_window(
         location: "region".into(),
         region: Some("eu-central-1".into()),
         geo: Geo {
+            id: None,
             country: "DE".into(),
             continent: "EU".into(),
             city: Some("Frankfurt".into()),
