@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod lab;
 pub mod probe;
+pub mod routing;
 pub mod store;
 pub mod telemetry;
 pub mod window;

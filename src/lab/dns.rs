@@ -30,10 +30,71 @@ pub enum NameRule {
         default: Vec<IpAddr>,
         by_subnet: Vec<(IpNet, Vec<IpAddr>)>,
     },
+    /// One address per answer, chosen by weight per client subnet, as
+    /// Route 53 weighted records (nested in geolocation rules) answer.
+    Weighted {
+        default: WeightedChoice,
+        by_subnet: Vec<(IpNet, WeightedChoice)>,
+    },
     /// Always this failing rcode (SERVFAIL, REFUSED...).
     Fail(ResponseCode),
     /// Never answer: the client times out.
     Silent,
+}
+
+/// Addresses with weights; each pick returns one. Picks follow a
+/// low-discrepancy sequence (golden-ratio steps), so even a few queries
+/// split close to the weights, deterministically.
+#[derive(Debug, Default)]
+pub struct WeightedChoice {
+    choices: Vec<(IpAddr, u32)>,
+    picks: AtomicU64,
+}
+
+impl Clone for WeightedChoice {
+    fn clone(&self) -> Self {
+        WeightedChoice::new(self.choices.clone())
+    }
+}
+
+impl PartialEq for WeightedChoice {
+    fn eq(&self, other: &Self) -> bool {
+        self.choices == other.choices
+    }
+}
+
+impl WeightedChoice {
+    /// Zero weights get no traffic; all-zero answers nothing.
+    pub fn new(choices: Vec<(IpAddr, u32)>) -> Self {
+        WeightedChoice {
+            choices,
+            picks: AtomicU64::new(0),
+        }
+    }
+
+    pub fn pick(&self) -> Option<IpAddr> {
+        pick_weighted(&self.choices, self.picks.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// The `k`-th pick among weighted items: position `frac(k * phi)` on the
+/// cumulative weights.
+pub fn pick_weighted<T: Copy>(items: &[(T, u32)], k: u64) -> Option<T> {
+    let total: u64 = items.iter().map(|(_, w)| u64::from(*w)).sum();
+    if total == 0 {
+        return None;
+    }
+    const PHI: f64 = 0.618_033_988_749_894_9;
+    let u = ((k as f64) * PHI).fract();
+    let target = (u * total as f64) as u64;
+    let mut acc = 0u64;
+    for (item, w) in items {
+        acc += u64::from(*w);
+        if target < acc {
+            return Some(*item);
+        }
+    }
+    items.iter().rev().find(|(_, w)| *w > 0).map(|(i, _)| *i)
 }
 
 /// Names the lab DNS knows; any other name is NXDOMAIN.
@@ -71,6 +132,17 @@ impl DnsTable {
                     Some((net, addrs)) => (addrs.clone(), net.prefix_len()),
                     None => (default.clone(), 0),
                 })
+            }
+            Some(NameRule::Weighted { default, by_subnet }) => {
+                let best = by_subnet
+                    .iter()
+                    .filter(|(net, _)| net.contains(&client))
+                    .max_by_key(|(net, _)| net.prefix_len());
+                let (choice, scope) = match best {
+                    Some((net, c)) => (c, net.prefix_len()),
+                    None => (default, 0),
+                };
+                Ok((choice.pick().into_iter().collect(), scope))
             }
         }
     }
@@ -173,7 +245,8 @@ pub struct LabDns {
     addr: SocketAddr,
     table: Arc<RwLock<DnsTable>>,
     queries: Arc<AtomicU64>,
-    server: Server<Handler>,
+    stop: tokio_util::sync::CancellationToken,
+    server: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl LabDns {
@@ -190,11 +263,16 @@ impl LabDns {
         });
         server.register_socket(udp);
         server.register_listener(tcp, Duration::from_secs(5), 64);
+        let stop = server.shutdown_token().clone();
+        let task = tokio::spawn(async move {
+            let _ = server.block_until_done().await;
+        });
         Ok(LabDns {
             addr,
             table,
             queries,
-            server,
+            stop,
+            server: tokio::sync::Mutex::new(Some(task)),
         })
     }
 
@@ -214,8 +292,12 @@ impl LabDns {
         }
     }
 
-    pub async fn shutdown(mut self) {
-        let _ = self.server.shutdown_gracefully().await;
+    /// Stops serving and waits for the server's tasks to end.
+    pub async fn shutdown(&self) {
+        self.stop.cancel();
+        if let Some(task) = self.server.lock().await.take() {
+            let _ = task.await;
+        }
     }
 }
 
@@ -268,6 +350,26 @@ mod tests {
             t.answer(&name, "192.0.2.1".parse().unwrap()),
             Ok((vec![a], 0))
         );
+        let other = LowerName::from(Name::from_ascii("nope.lab.test.").unwrap());
+        assert_eq!(t.answer(&other, a), Err(Some(ResponseCode::NXDomain)));
+    }
+
+    #[test]
+    fn weighted_picks_follow_weights_closely() {
+        let items = [("a", 3u32), ("b", 1), ("c", 0)];
+        let picks: Vec<&str> = (0..400)
+            .map(|k| pick_weighted(&items, k).unwrap())
+            .collect();
+        let a = picks.iter().filter(|p| **p == "a").count();
+        assert!((295..=305).contains(&a), "{a}");
+        assert!(!picks.contains(&"c"));
+        assert_eq!(pick_weighted(&[("x", 0u32)], 0), None);
+    }
+
+    #[test]
+    fn unknown_names_are_nxdomain() {
+        let t = DnsTable::default();
+        let a: IpAddr = "127.0.0.1".parse().unwrap();
         let other = LowerName::from(Name::from_ascii("nope.lab.test.").unwrap());
         assert_eq!(t.answer(&other, a), Err(Some(ResponseCode::NXDomain)));
     }

@@ -12,6 +12,7 @@
 //! before user space sees a connection, so injected delay never lengthens
 //! `tcp`; it lengthens the TLS server flight and every response.
 
+pub mod accelerator;
 pub mod certs;
 pub mod dns;
 pub mod endpoint;

@@ -1,0 +1,61 @@
+//! Routing control: reading today's routing from a control plane and
+//! applying a plan to it, behind one interface that the lab implements now
+//! and AWS (Route 53, Global Accelerator) implements later, so advice and
+//! apply work the same against both.
+
+pub mod lab;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Routing as the mechanisms express it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RoutingState {
+    /// Per geo: DNS weights per region (0..=255, 0 = no traffic), the
+    /// weighted records under a geolocation rule. A one-region geolocation
+    /// record is a single non-zero weight.
+    pub dns: BTreeMap<String, BTreeMap<String, u8>>,
+    /// Per region: the accelerator endpoint group's traffic dial (0..=100).
+    pub accelerator: BTreeMap<String, f64>,
+}
+
+impl RoutingState {
+    /// The DNS weights as fractions per geo (the advisor's `Routing`).
+    pub fn dns_fractions(&self) -> crate::world::Routing {
+        self.dns
+            .iter()
+            .filter_map(|(geo, weights)| {
+                let total: f64 = weights.values().map(|w| f64::from(*w)).sum();
+                (total > 0.0).then(|| {
+                    let split = weights
+                        .iter()
+                        .filter(|(_, w)| **w > 0)
+                        .map(|(r, w)| (r.clone(), f64::from(*w) / total))
+                        .collect();
+                    (geo.clone(), split)
+                })
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RoutingError {
+    #[error("unknown geo `{0}`: the control plane has no record for it")]
+    UnknownGeo(String),
+    #[error("unknown region `{0}`: the control plane has no endpoint for it")]
+    UnknownRegion(String),
+    #[error("traffic dial {dial} for `{region}` is outside 0..100")]
+    BadDial { region: String, dial: f64 },
+    #[error("geo `{0}` would get no traffic anywhere (all weights 0)")]
+    NoTraffic(String),
+}
+
+/// A control plane geolat can read and change.
+#[async_trait::async_trait]
+pub trait RoutingControl: Send + Sync {
+    async fn read(&self) -> Result<RoutingState, RoutingError>;
+    /// Makes the control plane match `desired` (a full state, not a diff).
+    async fn apply(&self, desired: &RoutingState) -> Result<(), RoutingError>;
+}
