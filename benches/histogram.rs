@@ -19,6 +19,7 @@ fn identity() -> ProbeIdentity {
         location: "edge".into(),
         region: None,
         geo: Geo {
+            id: None,
             country: "DE".into(),
             continent: "EU".into(),
             city: None,

@@ -286,6 +286,11 @@ impl LabDns {
         self.queries.load(Ordering::Relaxed)
     }
 
+    /// A copy of the table it serves now.
+    pub fn table(&self) -> DnsTable {
+        self.table.read().map(|t| t.clone()).unwrap_or_default()
+    }
+
     pub fn set_table(&self, table: DnsTable) {
         if let Ok(mut t) = self.table.write() {
             *t = table;

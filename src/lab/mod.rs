@@ -16,6 +16,7 @@ pub mod accelerator;
 pub mod certs;
 pub mod dns;
 pub mod endpoint;
+pub mod world;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -64,10 +65,11 @@ pub fn region_ip(index: usize) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 0, 1, i))
 }
 
-/// The loopback address a probe standing for geo `index` sends from.
+/// The loopback address a probe standing for geo `index` sends from
+/// (127.2.0.1, 127.2.0.2, ...: room for 65,000 geos).
 pub fn geo_ip(index: usize) -> IpAddr {
-    let i = u16::try_from(index).unwrap_or(u16::MAX);
-    IpAddr::V4(Ipv4Addr::new(127, 2, (i >> 8) as u8, (i & 0xff) as u8 + 1))
+    let n = u32::try_from(index + 1).unwrap_or(u32::MAX).min(0xffff);
+    IpAddr::V4(Ipv4Addr::new(127, 2, (n >> 8) as u8, (n & 0xff) as u8))
 }
 
 pub fn region_host(region: &str) -> String {
@@ -76,7 +78,7 @@ pub fn region_host(region: &str) -> String {
 
 pub struct Lab {
     pub endpoints: Vec<Endpoint>,
-    pub dns: LabDns,
+    pub dns: std::sync::Arc<LabDns>,
     pub ca_pem: String,
     pub port: u16,
 }
@@ -125,7 +127,7 @@ impl Lab {
             })?;
         Ok(Lab {
             endpoints,
-            dns,
+            dns: std::sync::Arc::new(dns),
             ca_pem: pki.ca_pem,
             port,
         })

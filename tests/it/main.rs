@@ -10,3 +10,4 @@ mod paths;
 mod phases;
 mod store;
 mod util;
+mod world_lab;
