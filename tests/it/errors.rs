@@ -106,19 +106,7 @@ async fn certificate_from_an_unknown_ca() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn certificate_for_another_name() {
     let ep = util::endpoint("r", "127.0.0.1:0", Delays::default(), None).await;
-    let mut table = DnsTable::default();
-    table
-        .insert(
-            "wrong.example.test",
-            NameRule::Addresses {
-                default: vec!["127.0.0.1".parse().unwrap()],
-                by_subnet: Vec::new(),
-            },
-        )
-        .unwrap();
-    let dns = LabDns::start("127.0.0.1:0".parse().unwrap(), table)
-        .await
-        .unwrap();
+    let dns = util::dns_for("wrong.example.test").await;
     let target = Target::from_url(util::url("wrong.example.test", ep.addr(), "/"));
     let a = util::prober(util::settings(Some(dns.addr())))
         .attempt(&target, 0)

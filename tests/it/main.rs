@@ -7,7 +7,6 @@ mod errors;
 mod hdr_reference;
 mod lab;
 mod paths;
-mod phases;
 mod store;
 mod util;
 mod world_lab;

@@ -211,3 +211,21 @@ pub fn sample_window(
     );
     b.finish(start + chrono::Duration::seconds(60)).unwrap()
 }
+
+/// A lab DNS on 127.0.0.1 answering `name` with 127.0.0.1 for everyone.
+pub async fn dns_for(name: &str) -> geolat::lab::dns::LabDns {
+    use geolat::lab::dns::{DnsTable, LabDns, NameRule};
+    let mut table = DnsTable::default();
+    table
+        .insert(
+            name,
+            NameRule::Addresses {
+                default: vec!["127.0.0.1".parse().unwrap()],
+                by_subnet: Vec::new(),
+            },
+        )
+        .unwrap();
+    LabDns::start("127.0.0.1:0".parse().unwrap(), table)
+        .await
+        .unwrap()
+}

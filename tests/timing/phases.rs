@@ -6,7 +6,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use geolat::config::Target;
-use geolat::lab::dns::{DnsTable, LabDns, NameRule};
 use geolat::lab::endpoint::Delays;
 use geolat::probe::record::Attempt;
 
@@ -43,6 +42,7 @@ fn assert_delay(name: &str, delayed: Duration, base: Duration, injected: Duratio
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_ttfb_and_warm_measure_the_injected_delay() {
+    let _serial = crate::serial().await;
     let clients: [(IpAddr, Duration); 3] = [
         ("127.0.2.1".parse().unwrap(), Duration::ZERO),
         ("127.0.2.2".parse().unwrap(), Duration::from_millis(5)),
@@ -101,6 +101,7 @@ async fn tls_ttfb_and_warm_measure_the_injected_delay() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tcp_agrees_with_an_independent_connect_timer() {
+    let _serial = crate::serial().await;
     let ep = util::endpoint("us-east-1", "127.0.0.1:0", Delays::default(), None).await;
     let addr = ep.addr();
     let target = Target::from_url(util::url("127.0.0.1", addr, "/"));
@@ -152,19 +153,8 @@ fn raw_query(server: SocketAddr, name: &str) -> Duration {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dns_agrees_with_a_raw_query_and_never_caches() {
-    let mut table = DnsTable::default();
-    table
-        .insert(
-            util::HOST,
-            NameRule::Addresses {
-                default: vec!["127.0.0.1".parse().unwrap()],
-                by_subnet: Vec::new(),
-            },
-        )
-        .unwrap();
-    let dns = LabDns::start("127.0.0.1:0".parse().unwrap(), table)
-        .await
-        .unwrap();
+    let _serial = crate::serial().await;
+    let dns = util::dns_for(util::HOST).await;
     let ep = util::endpoint("us-east-1", "127.0.0.1:0", Delays::default(), None).await;
     let target = Target::from_url(util::url(util::HOST, ep.addr(), "/"));
     let prober = util::prober(util::settings(Some(dns.addr())));
@@ -196,19 +186,8 @@ async fn dns_agrees_with_a_raw_query_and_never_caches() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dns_over_tcp_is_a_real_query_too() {
-    let mut table = DnsTable::default();
-    table
-        .insert(
-            util::HOST,
-            NameRule::Addresses {
-                default: vec!["127.0.0.1".parse().unwrap()],
-                by_subnet: Vec::new(),
-            },
-        )
-        .unwrap();
-    let dns = LabDns::start("127.0.0.1:0".parse().unwrap(), table)
-        .await
-        .unwrap();
+    let _serial = crate::serial().await;
+    let dns = util::dns_for(util::HOST).await;
     let ep = util::endpoint("us-east-1", "127.0.0.1:0", Delays::default(), None).await;
     let target = Target::from_url(util::url(util::HOST, ep.addr(), "/"));
     let mut s = util::settings(Some(dns.addr()));
