@@ -22,13 +22,17 @@ pub struct PhaseStats {
 }
 
 impl PhaseStats {
+    /// Percentiles are reported as the midpoint of their HDR bucket: the
+    /// bucket's top (HdrHistogram's default) would read high by up to half
+    /// a bucket (8 us at 20 ms).
     pub fn from_histogram(h: &Histogram<u64>) -> PhaseStats {
+        let q = |q: f64| h.median_equivalent(h.value_at_quantile(q));
         PhaseStats {
             count: h.len(),
             min_us: h.min(),
-            p50_us: h.value_at_quantile(0.50),
-            p90_us: h.value_at_quantile(0.90),
-            p99_us: h.value_at_quantile(0.99),
+            p50_us: q(0.50),
+            p90_us: q(0.90),
+            p99_us: q(0.99),
             max_us: h.max(),
             mean_us: (h.mean() * 10.0).round() / 10.0,
         }
