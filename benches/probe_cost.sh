@@ -3,15 +3,28 @@
 # blackbox_exporter, side by side against the same local lab endpoint.
 #
 #   benches/probe_cost.sh [N]        (N probes per tool, default 1000)
+#   ACC_N=M benches/probe_cost.sh    (M accuracy samples per endpoint, default 200)
 #
 # Every probe is a new TCP connection + TLS handshake + one GET, run one after
 # another (no concurrency), to https://127.0.1.1:PORT/ of `geolat lab serve`
 # (region us-east-1, no injected delay). All traffic stays on 127.0.0.0/8.
-# Prints one table on stdout; writes only to a temp dir it removes on exit.
+#
+# Then an accuracy pass against ground truth, in the same lab: region
+# us-west-2 (127.0.1.2) is started with an injected delay of 20 ms, which the
+# lab adds both to its TLS server flight and to every HTTP response (TCP
+# connect is not delayed). Each tool takes M samples of 127.0.1.1 and M of
+# 127.0.1.2; the difference of the medians is the delay the tool saw in its
+# `tls` and `ttfb` phases, and its error is that minus the injected 20000 us.
+# Prints two tables on stdout; writes only to a temp dir it removes on exit.
 set -euo pipefail
 
 N="${1:-1000}"
 [[ "$N" =~ ^[1-9][0-9]*$ ]] || { echo "usage: $0 [N>=1]" >&2; exit 2; }
+ACC_N="${ACC_N:-200}"
+[[ "$ACC_N" =~ ^[1-9][0-9]*$ ]] || { echo "usage: ACC_N=M $0 [N] (M>=1)" >&2; exit 2; }
+# Ground truth for the accuracy pass: the lab delays this region by this much.
+DELAY_REGION=us-west-2
+DELAY_US=20000
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # GEOLAT=/path/to/geolat skips the build and benchmarks that binary.
 GEOLAT_GIVEN="${GEOLAT:-}"
@@ -83,7 +96,8 @@ fi
 [[ -x $GEOLAT ]] || die "no geolat binary at $GEOLAT"
 
 # --- lab --------------------------------------------------------------------
-"$GEOLAT" lab serve --ca-out "$TMP/ca.pem" --for 30m >"$TMP/ready.json" 2>"$TMP/lab.log" &
+"$GEOLAT" lab serve --ca-out "$TMP/ca.pem" --for 30m --delay "$DELAY_REGION=${DELAY_US}us" \
+  >"$TMP/ready.json" 2>"$TMP/lab.log" &
 LAB_PID=$!
 for _ in $(seq 100); do [[ -s $TMP/ready.json ]] && break; sleep 0.1; done
 [[ -s $TMP/ready.json ]] || { cat "$TMP/lab.log" >&2; die "lab did not start"; }
@@ -93,7 +107,11 @@ CA="$TMP/ca.pem"
 # The lab listens on 127.0.1.x only (127.0.0.1:PORT is refused); its cert has
 # IP SANs for those addresses, so no DNS is involved for any tool.
 URL="https://$IP:$PORT/"
-log "lab pid $LAB_PID, target $URL"
+# Only the accuracy pass probes the delayed region.
+IP_D="$(jq -r --arg r "$DELAY_REGION" '.regions[$r] // empty' "$TMP/ready.json")"
+[[ -n $IP_D ]] || die "lab has no region $DELAY_REGION: $(cat "$TMP/ready.json")"
+URL_D="https://$IP_D:$PORT/"
+log "lab pid $LAB_PID, target $URL (accuracy: also $URL_D, $DELAY_REGION +${DELAY_US}us)"
 
 # utime+stime of a live process, in clock ticks.
 proc_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
@@ -220,9 +238,81 @@ bb_ver=$(awk '$1 == "probe_http_version" {print $2}' "$TMP/blackbox.out" | sort 
 ROW[blackbox_exporter]="$b_ok $b_wall $(ticks_ms $((b1 - b0))) $(ticks_ms $((lab1 - lab0))) \
 $(bb_phase connect) $(bb_phase tls) $(bb_phase processing) h$bb_ver"
 
+# Load average at the end of the CPU pass (the accuracy pass comes after).
+LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# --- accuracy pass: undelayed 127.0.1.1 vs delayed 127.0.1.2 ---------------------
+# Runs after every CPU figure above is taken, so neither the extra probes nor
+# the lab's delay handling touch them. Per tool: M samples of each endpoint,
+# median per endpoint and phase, extra = median(delayed) - median(undelayed),
+# error = extra - injected delay. All figures in us.
+declare -A ACC
+acc_row() { # tool tls_base tls_delayed ttfb_base ttfb_delayed
+  local t=$(($3 - $2)) f=$(($5 - $4))
+  ACC[$1]="$t $((t - DELAY_US)) $f $((f - DELAY_US)) $2 $3 $4 $5"
+}
+
+# geolat: one process per endpoint, back to back (p50 of M fresh connections).
+log "accuracy: geolat, $ACC_N samples per endpoint"
+for which in base delayed; do
+  if [[ $which == base ]]; then u=$URL region=us-east-1; else u=$URL_D region=$DELAY_REGION; fi
+  step timeout "$STEP_TIMEOUT" "$GEOLAT" probe "$u" -n "$ACC_N" --warm 0 --ca "$CA" --json \
+    >"$TMP/acc_geolat_$which.json" || die "geolat accuracy run on $u failed (124: timed out)"
+  # Every sample answered, by the region that endpoint stands for.
+  jq -e --argjson n "$ACC_N" --arg r "$region" \
+    '.phases.tls.count == $n and .phases.ttfb.count == $n and .errors == {} and .served_by == {($r): $n}' \
+    "$TMP/acc_geolat_$which.json" >/dev/null ||
+    die "geolat accuracy on $u: $(jq -c '{samples, tls: .phases.tls.count, ttfb: .phases.ttfb.count, errors, served_by}' "$TMP/acc_geolat_$which.json")"
+done
+acc_row geolat $(jq -r '[.phases.tls.p50_us, .phases.ttfb.p50_us] | @tsv' "$TMP/acc_geolat_base.json" "$TMP/acc_geolat_delayed.json" |
+  awk '{a[NR] = $1; b[NR] = $2} END {print a[1], a[2], b[1], b[2]}')
+
+# curl: one process per sample, alternating undelayed / delayed endpoint.
+# tls = appconnect - connect, ttfb = starttransfer - appconnect; the region
+# header confirms which endpoint answered.
+ACC_FMT='%{http_code} %{time_connect} %{time_appconnect} %{time_starttransfer} %header{x-region}\n'
+log "accuracy: curl, $ACC_N samples per endpoint (interleaved)"
+export URL_D ACC_FMT ACC_N
+step timeout "$STEP_TIMEOUT" bash -c '
+  for ((i = 0; i < ACC_N; i++)); do
+    curl -s -o /dev/null --cacert "$CA" -w "$ACC_FMT" "$URL" >>"$0/acc_curl_base.out" || echo "ERR $?" >>"$0/acc_curl_base.out"
+    curl -s -o /dev/null --cacert "$CA" -w "$ACC_FMT" "$URL_D" >>"$0/acc_curl_delayed.out" || echo "ERR $?" >>"$0/acc_curl_delayed.out"
+  done' "$TMP" || die "curl accuracy loop failed (124: timed out)"
+for which in base delayed; do
+  if [[ $which == base ]]; then region=us-east-1; else region=$DELAY_REGION; fi
+  f="$TMP/acc_curl_$which.out"
+  ok=$(awk -v r="$region" '$1 == 200 && $5 == r' "$f" | wc -l)
+  [[ $ok -eq $ACC_N && $(wc -l <"$f") -eq $ACC_N ]] ||
+    die "curl accuracy ($which): $ok/$ACC_N got 200 from $region; first others: $(awk -v r="$region" '!($1 == 200 && $5 == r)' "$f" | head -3 | tr '\n' ';')"
+done
+acc_row curl \
+  "$(awk '{print $3 - $2}' "$TMP/acc_curl_base.out" | median 1e6)" \
+  "$(awk '{print $3 - $2}' "$TMP/acc_curl_delayed.out" | median 1e6)" \
+  "$(awk '{print $4 - $3}' "$TMP/acc_curl_base.out" | median 1e6)" \
+  "$(awk '{print $4 - $3}' "$TMP/acc_curl_delayed.out" | median 1e6)"
+
+# blackbox_exporter: one /probe per sample, alternating endpoints; phases
+# "tls" and "processing" (TLS done -> first response byte).
+log "accuracy: blackbox_exporter, $ACC_N samples per endpoint (interleaved)"
+step timeout "$STEP_TIMEOUT" bash -c '
+  for ((i = 0; i < ACC_N; i++)); do
+    curl -sS -G "$1/probe" --data-urlencode module=lab_https --data-urlencode "target=$URL" >>"$0/acc_bb_base.out"
+    curl -sS -G "$1/probe" --data-urlencode module=lab_https --data-urlencode "target=$URL_D" >>"$0/acc_bb_delayed.out"
+  done' "$TMP" "$BB" || die "blackbox accuracy loop failed (124: timed out)"
+for which in base delayed; do
+  b_ok=$(grep -c '^probe_success 1' "$TMP/acc_bb_$which.out" || true)
+  [[ $b_ok -eq $ACC_N ]] || die "blackbox accuracy ($which): $b_ok/$ACC_N probe_success 1"
+  for p in tls processing; do
+    c=$(grep -c "^probe_http_duration_seconds{phase=\"$p\"}" "$TMP/acc_bb_$which.out" || true)
+    [[ $c -eq $ACC_N ]] || die "blackbox accuracy ($which): $c/$ACC_N samples with phase $p"
+  done
+done
+bb_acc() { awk -v p="phase=\"$2\"" 'index($0, "probe_http_duration_seconds{") == 1 && index($0, p) {print $2}' "$TMP/acc_bb_$1.out" | median 1e6; }
+acc_row blackbox_exporter "$(bb_acc base tls)" "$(bb_acc delayed tls)" "$(bb_acc base processing)" "$(bb_acc delayed processing)"
+
 # --- table ----------------------------------------------------------------------
 echo "probe_cost: $N sequential fresh-connection HTTPS GETs per tool to $URL"
-echo "            $(nproc) cores shared with the lab; load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "            $(nproc) cores shared with the lab; load average before: $LOAD_BEFORE, after: $LOAD_AFTER"
 printf '%-18s %9s %7s %9s %11s %9s %9s | %8s %8s %9s %6s\n' \
   tool ok wall_s cpu_ms cpu_us/probe x_geolat lab_cpu_ms tcp_p50 tls_p50 ttfb_p50 proto
 for tool in geolat curl blackbox_exporter; do
@@ -234,3 +324,20 @@ done
 echo "notes: cpu = user+sys of the prober only (geolat: the process; curl: all $N curl processes + loop;"
 echo "       blackbox: exporter process delta incl. serving /probe). geolat -n 1 costs ${g1_cpu} ms (startup fixed cost)."
 echo "       ttfb = request written -> first response byte (blackbox: phase \"processing\"). lab_cpu_ms = server side."
+
+echo
+echo "accuracy: $ACC_N fresh-connection samples per endpoint and tool, $URL (no delay) vs $URL_D ($DELAY_REGION, +${DELAY_US}us injected)"
+printf '%-18s | %14s %14s | %15s %15s\n' tool "tls extra (us)" "tls error (us)" "ttfb extra (us)" "ttfb error (us)"
+for tool in geolat curl blackbox_exporter; do
+  read -r tx te fx fe _ <<<"${ACC[$tool]}"
+  printf '%-18s | %14d %14s | %15d %15s\n' "$tool" "$tx" "$(printf '%+d' "$te")" "$fx" "$(printf '%+d' "$fe")"
+done
+echo "notes: extra = median(delayed) - median(undelayed); error = extra - ${DELAY_US}. Medians (tls, ttfb) in us:"
+for tool in geolat curl blackbox_exporter; do
+  read -r _ _ _ _ tb td fb fd <<<"${ACC[$tool]}"
+  printf '       %-18s tls %6d -> %6d, ttfb %6d -> %6d\n' "$tool" "$tb" "$td" "$fb" "$fd"
+done
+echo "       geolat: p50_us of its HDR histogram (3 significant digits: 16 us buckets near 20 ms, reported as"
+echo "       the bucket's top); curl: tls = appconnect - connect, ttfb = starttransfer - appconnect;"
+echo "       blackbox: phases \"tls\" and \"processing\". geolat runs both endpoints back to back, curl and"
+echo "       blackbox alternate between them sample by sample."

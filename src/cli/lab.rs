@@ -134,7 +134,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "service_url": lab.service_url(),
         "regions": regions,
     });
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::stdout();
     writeln!(out, "{ready}")?;
     out.flush()?;
     drop(out);

@@ -216,7 +216,7 @@ async fn oneshot(args: &ProbeArgs, url: &str) -> anyhow::Result<()> {
         .context("cannot encode the window")?;
     let summary =
         summary::summarize(&window, url.as_str(), tls).context("cannot summarise the window")?;
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::stdout();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &summary)?;
         writeln!(out)?;
@@ -288,7 +288,7 @@ async fn configured(args: &ProbeArgs, file: &std::path::Path) -> anyhow::Result<
             );
         }
         None => {
-            let mut out = std::io::stdout().lock();
+            let mut out = std::io::stdout();
             serde_json::to_writer_pretty(&mut out, &window)?;
             writeln!(out)?;
         }

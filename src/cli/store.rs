@@ -49,7 +49,7 @@ async fn list(args: ListArgs) -> anyhow::Result<()> {
     }
     let store = Store::open(&args.store)?;
     let keys = store.list_windows(since, until).await?;
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::stdout();
     let mut unreadable = 0usize;
     for key in &keys {
         match store.read_window(key).await? {

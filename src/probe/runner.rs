@@ -13,7 +13,7 @@ use crate::config::{Target, WindowSpec};
 use crate::window::builder::WindowBuilder;
 
 /// Progress of a run, reported after each attempt.
-pub trait Progress {
+pub trait Progress: Sync {
     fn attempt_done(&self);
 }
 
