@@ -1,10 +1,152 @@
-//! `geolat advise`: a world (file, or store + topology) -> routing plan.
+//! `geolat advise`: a world file -> routing plan (human summary, `--json`
+//! plan document, or `--explain GEO`). Store + topology input arrives with
+//! `geolat analyze`.
 
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
 use clap::Args;
 
-#[derive(Debug, Args)]
-pub struct AdviseArgs {}
+use crate::advise::{self, DrainMode, Endpoints, Options, QueueModel};
+use crate::world::{Percentile, World};
 
-pub async fn run(_args: AdviseArgs) -> anyhow::Result<()> {
-    anyhow::bail!("geolat advise is being built")
+#[derive(Debug, Args)]
+pub struct AdviseArgs {
+    /// World file (`geolat-world/1`): geos, regions, latency, capacity, routing.
+    #[arg(long, value_name = "FILE")]
+    pub world: Option<PathBuf>,
+    /// Percentile whose demand-weighted mean is minimised.
+    #[arg(long, value_enum, default_value = "p50")]
+    pub percentile: Percentile,
+    /// Share of each region's capacity kept free (0.1 = use at most 90%).
+    #[arg(long, default_value = "0.1", allow_negative_numbers = true, value_parser = fraction_below_one)]
+    pub headroom: f64,
+    /// Region taking no new traffic (repeatable); see --drain-mode.
+    #[arg(long, value_name = "REGION")]
+    pub drain: Vec<String>,
+    /// no-new: each geo's share of a draining region may only shrink;
+    /// empty: a draining region takes nothing.
+    #[arg(long, value_enum, default_value = "no-new")]
+    pub drain_mode: DrainMode,
+    /// Most of total demand one plan may move (0.25 = 25%).
+    #[arg(long, value_name = "FRACTION", allow_negative_numbers = true, value_parser = positive_fraction)]
+    pub max_change: Option<f64>,
+    /// Replace today's routing only if demand-weighted latency improves by this much.
+    #[arg(long, default_value = "1.0", allow_negative_numbers = true, value_parser = non_negative)]
+    pub min_improvement_ms: f64,
+    /// A geo moves only if that gains at least this much per unit of moved traffic.
+    #[arg(long, default_value = "1.0", allow_negative_numbers = true, value_parser = non_negative)]
+    pub min_move_ms: f64,
+    /// Add M/M/1 queueing delay, growing with each region's utilisation, to the objective.
+    #[arg(long)]
+    pub utilisation_cost: bool,
+    /// Service time of one request (ms) for --utilisation-cost.
+    #[arg(long, default_value = "10", allow_negative_numbers = true, value_parser = positive)]
+    pub service_ms: f64,
+    /// Share of a primary's load its backup must absorb on top of its own (N+1); 0 = off.
+    #[arg(long, default_value = "0", allow_negative_numbers = true, value_parser = fraction)]
+    pub failover_share: f64,
+    /// Endpoint value per region in the traffic policy; `{region}` is replaced.
+    #[arg(long, default_value = "{region}.endpoints.example.com")]
+    pub endpoint_template: String,
+    /// Print the plan document (schemas/plan.schema.json) instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Explain why this geo goes where it goes.
+    #[arg(long, value_name = "GEO")]
+    pub explain: Option<String>,
+}
+
+fn number(s: &str) -> Result<f64, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| format!("`{s}` is not a number"))
+}
+
+fn fraction_below_one(s: &str) -> Result<f64, String> {
+    let v = number(s)?;
+    (0.0..1.0)
+        .contains(&v)
+        .then_some(v)
+        .ok_or_else(|| format!("{v} is not in 0..1 (0.1 keeps 10% free)"))
+}
+
+fn fraction(s: &str) -> Result<f64, String> {
+    let v = number(s)?;
+    (0.0..=1.0)
+        .contains(&v)
+        .then_some(v)
+        .ok_or_else(|| format!("{v} is not in 0..1"))
+}
+
+fn positive_fraction(s: &str) -> Result<f64, String> {
+    let v = number(s)?;
+    (v > 0.0 && v <= 1.0)
+        .then_some(v)
+        .ok_or_else(|| format!("{v} is not in (0, 1]: 0.25 moves at most 25% of demand"))
+}
+
+fn non_negative(s: &str) -> Result<f64, String> {
+    let v = number(s)?;
+    (v >= 0.0)
+        .then_some(v)
+        .ok_or_else(|| format!("{v} must not be negative"))
+}
+
+fn positive(s: &str) -> Result<f64, String> {
+    let v = number(s)?;
+    (v > 0.0)
+        .then_some(v)
+        .ok_or_else(|| format!("{v} must be positive"))
+}
+
+pub async fn run(args: AdviseArgs) -> anyhow::Result<()> {
+    let Some(file) = &args.world else {
+        anyhow::bail!("give --world FILE (store + topology input arrives with geolat analyze)");
+    };
+    let world = World::load(file)?;
+    let options = Options {
+        percentile: args.percentile,
+        headroom: args.headroom,
+        drain: args.drain.clone(),
+        drain_mode: args.drain_mode,
+        max_change: args.max_change,
+        min_improvement_ms: args.min_improvement_ms,
+        min_move_ms: args.min_move_ms,
+        queue: args.utilisation_cost.then_some(QueueModel {
+            service_ms: args.service_ms,
+        }),
+        failover_share: args.failover_share,
+        ..Options::default()
+    };
+    let endpoints = Endpoints {
+        template: args.endpoint_template.clone(),
+        ..Endpoints::default()
+    };
+    let advice = advise::advise(&world, &options, &endpoints)
+        .with_context(|| format!("advising on {}", file.display()))?;
+    let mut out = std::io::stdout();
+    if let Some(geo) = &args.explain {
+        let e = advise::explain::explain(&advice, geo)?;
+        if args.json {
+            writeln!(out, "{}", serde_json::to_string_pretty(&e)?)?;
+        } else {
+            advise::explain::render(&e, &mut out)?;
+        }
+        return Ok(());
+    }
+    let name = if world.name.is_empty() {
+        file.display().to_string()
+    } else {
+        world.name.clone()
+    };
+    let plan = advise::plan::build(&advice, &name);
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&plan)?)?;
+    } else {
+        advise::summary::render(&plan, &mut out)?;
+    }
+    Ok(())
 }

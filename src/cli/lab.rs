@@ -137,7 +137,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut out = std::io::stdout();
     writeln!(out, "{ready}")?;
     out.flush()?;
-    drop(out);
     let stop = super::stop_on_signal();
     match run_for {
         Some(d) => {
