@@ -56,6 +56,7 @@ pub mod policy;
 pub mod policy_check;
 pub mod stability;
 pub mod summary;
+pub mod unload;
 pub mod weighted;
 
 pub use error::{AdviseError, Violation};

@@ -19,6 +19,8 @@ use crate::config::{
     DnsSettings, Geo as ProbeGeo, PathKind, ProbeIdentity, ProbeSettings, ServedBy, Target,
     TlsSettings, WindowSpec,
 };
+use crate::advise::QueueModel;
+use crate::advise::unload::loads_today;
 use crate::probe::{Prober, SetupError, runner};
 use crate::routing::lab::LabRouting;
 use crate::routing::{RoutingControl, RoutingError, RoutingState};
@@ -50,6 +52,11 @@ pub enum WorldLabError {
 
 pub struct WorldLab {
     pub world: World,
+    /// When set, each region's latency also grows with the load today's
+    /// routing sends it (the world's demand, not the probes' own few
+    /// requests), so overload shows as latency, as it does in production.
+    pub queue: Option<QueueModel>,
+    degrade: HashMap<String, f64>,
     pub lab: Lab,
     pub accelerator: Arc<LabAccelerator>,
     pub routing: LabRouting,
@@ -57,22 +64,26 @@ pub struct WorldLab {
     pub geo_ips: BTreeMap<String, IpAddr>,
 }
 
-/// Injected delay of every (geo client address, region): the world's p50.
+/// Injected delay of every (geo client address, region): the world's p50,
+/// times the region's degradation factor, plus its queueing delay.
 fn region_delays(
     world: &World,
     geo_ips: &BTreeMap<String, IpAddr>,
     factors: &HashMap<String, f64>,
+    queueing_ms: &[f64],
 ) -> Vec<RegionSpec> {
     world
         .regions
         .iter()
-        .map(|r| {
+        .enumerate()
+        .map(|(i, r)| {
             let factor = factors.get(&r.id).copied().unwrap_or(1.0);
+            let wait = queueing_ms.get(i).copied().unwrap_or(0.0);
             let by_client = world
                 .geos
                 .iter()
                 .map(|g| {
-                    let ms = g.latency_ms[&r.id].p50 * factor;
+                    let ms = g.latency_ms[&r.id].p50 * factor + wait;
                     (geo_ips[&g.id], Duration::from_secs_f64(ms / 1000.0))
                 })
                 .collect();
@@ -130,6 +141,7 @@ impl WorldLab {
     pub async fn start(
         world: World,
         degrade: &HashMap<String, f64>,
+        queue: Option<QueueModel>,
         initial: &RoutingState,
     ) -> Result<WorldLab, WorldLabError> {
         if let Some(r) = degrade.keys().find(|r| world.region_index(r).is_none()) {
@@ -142,7 +154,7 @@ impl WorldLab {
             .map(|(i, g)| (g.id.clone(), geo_ip(i)))
             .collect();
         let spec = LabSpec {
-            regions: region_delays(&world, &geo_ips, degrade),
+            regions: region_delays(&world, &geo_ips, degrade, &[]),
             port: 0,
             dns_port: 0,
         };
@@ -195,14 +207,38 @@ impl WorldLab {
             lab.dns.clone(),
             accelerator.clone(),
         );
-        routing.apply(initial).await?;
-        Ok(WorldLab {
+        let lab = WorldLab {
             world,
+            queue,
+            degrade: degrade.clone(),
             lab,
             accelerator,
             routing,
             geo_ips,
-        })
+        };
+        lab.apply(initial).await?;
+        Ok(lab)
+    }
+
+    /// Applies routing through the control plane, then sets each region's
+    /// queueing delay for the load that routing sends it.
+    pub async fn apply(&self, state: &RoutingState) -> Result<(), RoutingError> {
+        self.routing.apply(state).await?;
+        let Some(queue) = &self.queue else {
+            return Ok(());
+        };
+        let mut routed = self.world.clone();
+        routed.routing = Some(state.dns_fractions());
+        let waits: Vec<f64> = loads_today(&routed)
+            .iter()
+            .zip(&self.world.regions)
+            .map(|(load, r)| queue.delay_ms(*load, r.capacity_rps))
+            .collect();
+        let specs = region_delays(&self.world, &self.geo_ips, &self.degrade, &waits);
+        for (endpoint, spec) in self.lab.endpoints.iter().zip(specs) {
+            endpoint.set_delays(spec.delays);
+        }
+        Ok(())
     }
 
     /// What a probe standing in `geo` is.

@@ -63,7 +63,7 @@ async fn applied_routing_changes_what_the_next_round_measures() {
         initial.dns["near-west"],
         BTreeMap::from([("west".to_owned(), 1)])
     );
-    let lab = WorldLab::start(world, &HashMap::new(), &initial)
+    let lab = WorldLab::start(world, &HashMap::new(), None, &initial)
         .await
         .unwrap();
     let stop = CancellationToken::new();
@@ -116,7 +116,7 @@ async fn applied_routing_changes_what_the_next_round_measures() {
 async fn control_plane_rejects_unknown_names_and_bad_dials() {
     let world = tiny_world();
     let initial = geo_nearest_routing(&world);
-    let lab = WorldLab::start(world, &HashMap::new(), &initial)
+    let lab = WorldLab::start(world, &HashMap::new(), None, &initial)
         .await
         .unwrap();
     let mut bad = initial.clone();
