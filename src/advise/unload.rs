@@ -19,7 +19,14 @@ pub fn loads_today(world: &World) -> Vec<f64> {
             world
                 .geos
                 .iter()
-                .map(|g| g.demand_rps * routing.get(&g.id).and_then(|s| s.get(&r.id)).copied().unwrap_or(0.0))
+                .map(|g| {
+                    g.demand_rps
+                        * routing
+                            .get(&g.id)
+                            .and_then(|s| s.get(&r.id))
+                            .copied()
+                            .unwrap_or(0.0)
+                })
                 .sum()
         })
         .collect()

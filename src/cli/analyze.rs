@@ -1,10 +1,129 @@
-//! `geolat analyze`: windows in a store -> latency matrix.
+//! `geolat analyze`: windows in a store -> latency matrix, per-geo routing
+//! verdicts, and optionally a world file for the advisor.
 
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use chrono::Utc;
 use clap::Args;
 
-#[derive(Debug, Args)]
-pub struct AnalyzeArgs {}
+use super::time::parse_instant;
+use crate::analyze::{self, Scope, table};
+use crate::probe::record::Phase;
+use crate::store::Store;
+use crate::world::topology::Topology;
 
-pub async fn run(_args: AnalyzeArgs) -> anyhow::Result<()> {
-    anyhow::bail!("geolat analyze is being built")
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Store: file://DIR or s3://BUCKET/PREFIX.
+    #[arg(long, value_name = "URL", env = "GEOLAT_STORE")]
+    pub store: String,
+    /// Start of the range: a duration ago (1h) or an RFC 3339 time.
+    #[arg(long, default_value = "1h")]
+    pub since: String,
+    /// End of the range (exclusive): `now`, a duration ago, or an RFC 3339 time.
+    #[arg(long, default_value = "now")]
+    pub until: String,
+    /// Print the analysis as one JSON document (geolat-analysis/1,
+    /// schemas/analysis.schema.json) instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Phase that geo verdicts and --world-out use: dns, tcp, tls, ttfb,
+    /// total, or warm (a request on a kept-alive connection: what users on
+    /// long-lived connections wait for).
+    #[arg(long, default_value = "warm", value_name = "PHASE")]
+    pub phase: String,
+    /// Topology file (geolat-topology/1): regions and geos to build a world
+    /// from the measurements. Needs --world-out.
+    #[arg(long, value_name = "FILE")]
+    pub topology: Option<PathBuf>,
+    /// Write the measured world (geolat-world/1) here for `geolat advise`.
+    /// Needs --topology.
+    #[arg(long, value_name = "FILE")]
+    pub world_out: Option<PathBuf>,
+}
+
+pub async fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
+    let now = Utc::now();
+    let phase = parse_phase(&args.phase)?;
+    let since = parse_instant("--since", &args.since, now)?;
+    let until = parse_instant("--until", &args.until, now)?;
+    if since >= until {
+        anyhow::bail!(
+            "--since {} is not before --until {}: give an earlier --since",
+            args.since,
+            args.until
+        );
+    }
+    // Load the topology before the long part, so a bad file fails fast.
+    let world_job = match (args.topology, args.world_out) {
+        (Some(t), Some(out)) => Some((Topology::load(&t)?, out)),
+        (None, None) => None,
+        (Some(_), None) => anyhow::bail!("--topology needs --world-out FILE to write the world to"),
+        (None, Some(_)) => anyhow::bail!("--world-out needs --topology FILE with regions and geos"),
+    };
+    let store = Store::open_existing(&args.store)?;
+    let scope = Scope {
+        store: store.url().to_owned(),
+        since,
+        until,
+        now,
+        phase,
+    };
+    let analysis = analyze::analyze(&store, scope).await?;
+    if let Some((topology, out)) = world_job {
+        let provenance = vec![format!(
+            "geolat analyze: {} windows from {} started {} .. {}; latency = direct path, phase {}, \
+             merged HdrHistogram p50/p90/p99/min; routing = served_by shares on Route 53 (else accelerator)",
+            analysis.windows.merged,
+            analysis.store,
+            since.to_rfc3339(),
+            until.to_rfc3339(),
+            phase
+        )];
+        let world = analyze::to_world(&analysis.matrix, &topology, phase, provenance)
+            .with_context(|| format!("cannot build a world from {}", analysis.store))?;
+        let shown = out.display().to_string();
+        world.validate(&shown)?;
+        let json = serde_json::to_vec_pretty(&world)?;
+        write_atomically(&out, &json)?;
+        tracing::info!(file = shown, geos = world.geos.len(), "world written");
+    }
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer(&mut stdout, &analysis)?;
+        writeln!(stdout)?;
+    } else {
+        table::render(&analysis, &mut stdout)?;
+    }
+    Ok(())
+}
+
+fn parse_phase(s: &str) -> anyhow::Result<Phase> {
+    Phase::ALL
+        .into_iter()
+        .find(|p| p.as_str() == s)
+        .ok_or_else(|| {
+            let names: Vec<&str> = Phase::ALL.iter().map(|p| p.as_str()).collect();
+            anyhow::anyhow!("--phase `{s}` is not one of {}", names.join(", "))
+        })
+}
+
+/// Writes `bytes` to a temporary file next to `path`, then renames it over
+/// `path`: a reader sees the old file or the new one, never half of one.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let name = path
+        .file_name()
+        .with_context(|| format!("--world-out {}: not a file name", path.display()))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("cannot write world file {}", path.display()));
+    }
+    Ok(())
 }

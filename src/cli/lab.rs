@@ -1,45 +1,39 @@
-//! `geolat lab`: the local lab. With no subcommand, a demo that starts six
-//! emulated regions and probes them as a client in London would see them;
-//! `lab serve` keeps a lab running for other tools (benchmarks, curl).
+//! `geolat lab`: the local lab. With no subcommand, the whole loop on one
+//! machine (probe every geo, analyze, advise, apply, probe again) on a
+//! world file; `lab serve` keeps a lab running for other tools (benchmarks,
+//! curl, `geolat probe --config probes/lab-london.yaml`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use chrono::Utc;
 use clap::{Args, Subcommand};
 
-use crate::config::{
-    self, DnsSettings, PathKind, ProbeIdentity, ProbeSettings, ServedBy, Target, TlsSettings,
-    WindowSpec,
-};
+use crate::config;
+use crate::lab::closed_loop::{self, LoopOptions, LoopReport};
 use crate::lab::endpoint::Delays;
-use crate::lab::{Lab, LabSpec, RegionSpec, region_ip};
-use crate::probe::{Prober, runner};
-use crate::window::builder::WindowBuilder;
-use crate::window::summary::{fmt_us, summarize};
-
-/// The six serving regions of the built-in lab, with the round-trip
-/// latency (ms) from London to each: p50 of the GB-London row of the
-/// shared world `aws-edges.json` (cloudping.co measurements).
-const DEMO_REGIONS: [(&str, f64); 6] = [
-    ("us-east-1", 77.41),
-    ("us-west-2", 128.754),
-    ("eu-central-1", 17.894),
-    ("ap-northeast-1", 211.407),
-    ("ap-southeast-1", 172.169),
-    ("sa-east-1", 186.559),
-];
+use crate::lab::{Lab, LabSpec, RegionSpec};
+use crate::store::Store;
+use crate::world::World;
 
 #[derive(Debug, Args)]
 pub struct LabArgs {
     #[command(subcommand)]
     pub command: Option<LabCommand>,
-    /// Demo: samples per target.
-    #[arg(short = 'n', long, default_value_t = 10)]
+    /// World file (geolat-world/1); default: the built-in aws-edges world.
+    #[arg(long, value_name = "FILE")]
+    pub world: Option<PathBuf>,
+    /// Make a region slower by a factor, e.g. --degrade eu-central-1=3.
+    #[arg(long = "degrade", value_name = "REGION=FACTOR")]
+    pub degrade: Vec<String>,
+    /// Fresh-connection samples per geo and target in each probe round.
+    #[arg(short = 'n', long, default_value_t = 4)]
     pub samples: u32,
+    /// Keep the rounds' windows in this store (default: a temporary directory).
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -74,16 +68,18 @@ pub struct ServeArgs {
 pub async fn run(args: LabArgs) -> anyhow::Result<()> {
     match args.command {
         Some(LabCommand::Serve(s)) => serve(s).await,
-        None => demo(args.samples).await,
+        None => run_loop(&args).await,
     }
 }
 
+/// The built-in world's regions, each with a uniform delay.
 fn region_specs(delays: &BTreeMap<String, Duration>) -> Vec<RegionSpec> {
-    DEMO_REGIONS
+    World::builtin()
+        .regions
         .iter()
-        .map(|(id, _)| RegionSpec {
-            id: (*id).to_owned(),
-            delays: Delays::uniform(delays.get(*id).copied().unwrap_or_default()),
+        .map(|r| RegionSpec {
+            id: r.id.clone(),
+            delays: Delays::uniform(delays.get(&r.id).copied().unwrap_or_default()),
         })
         .collect()
 }
@@ -94,8 +90,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let (region, dur) = d.split_once('=').with_context(|| {
             format!("--delay `{d}`: write REGION=DURATION, e.g. eu-central-1=20ms")
         })?;
-        if !DEMO_REGIONS.iter().any(|(id, _)| *id == region) {
-            let known: Vec<&str> = DEMO_REGIONS.iter().map(|(id, _)| *id).collect();
+        let world = World::builtin();
+        if world.region_index(region).is_none() {
+            let known: Vec<&str> = world.regions.iter().map(|r| r.id.as_str()).collect();
             anyhow::bail!(
                 "--delay `{d}`: unknown region `{region}`; the lab has {}",
                 known.join(", ")
@@ -148,144 +145,142 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn demo(samples: u32) -> anyhow::Result<()> {
-    if samples == 0 {
+/// `--degrade REGION=FACTOR` flags, checked against the world's regions.
+fn degradations(flags: &[String], world: &World) -> anyhow::Result<HashMap<String, f64>> {
+    let mut out = HashMap::new();
+    for d in flags {
+        let (region, factor) = d.split_once('=').with_context(|| {
+            format!("--degrade `{d}`: write REGION=FACTOR, e.g. eu-central-1=3")
+        })?;
+        if world.region_index(region).is_none() {
+            let known: Vec<&str> = world.regions.iter().map(|r| r.id.as_str()).collect();
+            anyhow::bail!(
+                "--degrade `{d}`: unknown region `{region}`; the world has {}",
+                known.join(", ")
+            );
+        }
+        let factor: f64 = factor
+            .parse()
+            .ok()
+            .filter(|f: &f64| f.is_finite() && *f >= 1.0)
+            .with_context(|| {
+                format!("--degrade `{d}`: `{factor}` must be a factor of 1 or more, e.g. 3")
+            })?;
+        out.insert(region.to_owned(), factor);
+    }
+    Ok(out)
+}
+
+async fn run_loop(args: &LabArgs) -> anyhow::Result<()> {
+    if args.samples == 0 {
         anyhow::bail!("-n 0: take at least one sample");
     }
-    let delays: BTreeMap<String, Duration> = DEMO_REGIONS
-        .iter()
-        .map(|(id, ms)| ((*id).to_owned(), Duration::from_secs_f64(ms / 1000.0)))
-        .collect();
-    let spec = LabSpec {
-        regions: region_specs(&delays),
-        port: 0,
-        dns_port: 0,
+    let world = match &args.world {
+        Some(f) => World::load(f)?,
+        None => World::builtin(),
     };
-    let lab = Lab::start(&spec).await.context("cannot start the lab")?;
-    let settings = ProbeSettings {
-        dns: DnsSettings {
-            nameservers: vec![lab.dns.addr()],
-            ..DnsSettings::default()
-        },
-        tls: TlsSettings {
-            ca_pem: Some(lab.ca_pem.clone()),
-            ..TlsSettings::default()
-        },
-        served_by: ServedBy {
-            header: Some("x-region".into()),
-            addresses: (0..spec.regions.len())
-                .map(|i| (region_ip(i), spec.regions[i].id.clone()))
-                .collect(),
-        },
-        warm_requests: 1,
-        ..ProbeSettings::default()
+    let opts = LoopOptions {
+        samples: args.samples,
+        degrade: degradations(&args.degrade, &world)?,
+        ..LoopOptions::default()
     };
-    let prober = Prober::new(settings).context("cannot set up the probe")?;
-    let mut targets = vec![Target {
-        id: "route53".into(),
-        path: PathKind::Route53,
-        region: None,
-        url: config::parse_url(&lab.service_url()).map_err(|p| anyhow::anyhow!(p))?,
-        addresses: Vec::new(),
-    }];
-    for (region, url) in lab.region_urls() {
-        targets.push(Target {
-            id: region.clone(),
-            path: PathKind::Direct,
-            region: Some(region),
-            url: config::parse_url(&url).map_err(|p| anyhow::anyhow!(p))?,
-            addresses: Vec::new(),
-        });
-    }
+    // Windows go to the given store, or to a directory removed afterwards.
+    let (url, _scratch) = match &args.store {
+        Some(url) => (url.clone(), None),
+        None => {
+            let dir = tempfile::tempdir().context("cannot create a temporary store directory")?;
+            (format!("file://{}", dir.path().display()), Some(dir))
+        }
+    };
+    let store = Store::open(&url)?;
     println!(
-        "geolat lab: {} regions on 127.0.1.x:{}, DNS on {}, client in London; {samples} samples per target",
-        spec.regions.len(),
-        lab.port,
-        lab.dns.addr()
+        "geolat lab: world `{}` ({} geos, {} regions), {} samples per geo and target per round{}",
+        world.name,
+        world.geos.len(),
+        world.regions.len(),
+        args.samples,
+        if opts.degrade.is_empty() {
+            String::new()
+        } else {
+            format!(", degraded: {:?}", opts.degrade)
+        }
+    );
+    println!(
+        "round 1: every geo probes every region directly, through DNS (routed geo-nearest on the map) and through the accelerator..."
     );
     let stop = super::stop_on_signal();
-    let identity = ProbeIdentity {
-        id: "lab-demo".into(),
-        location: "edge".into(),
-        region: None,
-        geo: config::Geo {
-            id: None,
-            country: "GB".into(),
-            continent: "EU".into(),
-            city: Some("London".into()),
-        },
-        lat: Some(51.5),
-        lon: Some(-0.13),
-    };
-    let mut builders = Vec::new();
-    // All targets at once; each target's samples one after another.
-    let runs = targets.iter().map(|t| {
-        let mut b = WindowBuilder::new(
-            identity.clone(),
-            "lab-demo".into(),
-            std::slice::from_ref(t),
-            Utc::now(),
-        );
-        let (prober, stop) = (&prober, &stop);
-        async move {
-            let spec = WindowSpec {
-                samples,
-                duration: None,
-                concurrency: 1,
-            };
-            runner::run(prober, std::slice::from_ref(t), spec, &mut b, &(), stop).await;
-            b
-        }
-    });
-    builders.extend(futures::future::join_all(runs).await);
-    println!(
-        "{:<30} {:<8} {:<15} {:>9} {:>9} {:>9} {:>9} {:>9}",
-        "target", "path", "served_by", "dns p50", "tcp p50", "tls p50", "ttfb p50", "warm p50"
-    );
-    let mut best: Option<(u64, String)> = None;
-    let mut routed: Option<(u64, String)> = None;
-    for (t, b) in targets.iter().zip(builders) {
-        let w = b.finish(Utc::now())?;
-        let s = summarize(&w, &t.id, None)?;
-        let p = |phase| {
-            s.phases
-                .get(&phase)
-                .map(|x: &crate::window::summary::PhaseStats| fmt_us(x.p50_us))
-                .unwrap_or_else(|| "-".into())
-        };
-        use crate::probe::record::Phase;
-        let served: Vec<&str> = s.served_by.keys().map(String::as_str).collect();
-        println!(
-            "{:<30} {:<8} {:<15} {:>9} {:>9} {:>9} {:>9} {:>9}",
-            t.host(),
-            t.path.as_str(),
-            served.join(","),
-            p(Phase::Dns),
-            p(Phase::Tcp),
-            p(Phase::Tls),
-            p(Phase::Ttfb),
-            p(Phase::Warm)
-        );
-        if let Some(warm) = s.phases.get(&Phase::Warm) {
-            let entry = (warm.p50_us, served.join(","));
-            if t.path == PathKind::Direct && best.as_ref().is_none_or(|b| warm.p50_us < b.0) {
-                best = Some(entry);
-            } else if t.path == PathKind::Route53 {
-                routed = Some(entry);
-            }
-        }
-        if !s.errors.is_empty() {
-            println!("  errors: {:?}", s.errors);
-        }
-    }
-    if let (Some((r_us, r_region)), Some((b_us, b_region))) = (routed, best) {
-        println!(
-            "DNS routes London to {r_region} (warm p50 {}); the best region is {b_region} ({}), {} faster.",
-            fmt_us(r_us),
-            fmt_us(b_us),
-            fmt_us(r_us.saturating_sub(b_us))
-        );
-    }
-    lab.shutdown(Duration::from_secs(1)).await;
+    let report = closed_loop::run(world, &opts, &store, &stop).await?;
+    render(&report, &mut std::io::stdout())?;
     Ok(())
+}
+
+fn regions_text(split: &BTreeMap<String, f64>) -> String {
+    if split.is_empty() {
+        return "-".into();
+    }
+    split
+        .iter()
+        .filter(|(_, f)| **f >= 0.005)
+        .map(|(r, f)| {
+            if *f > 0.995 {
+                r.clone()
+            } else {
+                format!("{r} {:.0}%", f * 100.0)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn render(r: &LoopReport, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let ms = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "n/a".into());
+    writeln!(
+        out,
+        "analyzed {} windows, advised, applied the plan to the lab's DNS and accelerator, probed again.",
+        r.before.windows.merged + r.after.windows.merged
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:<16} {:>8}  {:<34} {:>9}  {:<34} {:>9}",
+        "geo", "rps", "routed before", "p50 ms", "routed after", "p50 ms"
+    )?;
+    for g in &r.geos {
+        writeln!(
+            out,
+            "{:<16} {:>8.1}  {:<34} {:>9}  {:<34} {:>9}",
+            g.geo,
+            g.demand_rps,
+            regions_text(&g.before_regions),
+            ms(g.before_ms),
+            regions_text(&g.after_regions),
+            ms(g.after_ms)
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:<16} {:>10} {:>10} {:>8} {:>8}",
+        "region", "capacity", "usable", "before", "after"
+    )?;
+    for (region, c) in &r.plan.capacity {
+        writeln!(
+            out,
+            "{:<16} {:>10.0} {:>10.0} {:>7.0}% {:>7.0}%",
+            region,
+            c.capacity_rps,
+            c.usable_rps,
+            c.utilisation_before * 100.0,
+            c.utilisation_after * 100.0
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "demand-weighted p50 (measured, routed path): before {:.1} ms, after {:.1} ms ({:+.1}%); {:.1} s in all",
+        r.before_ms,
+        r.after_ms,
+        (r.after_ms / r.before_ms - 1.0) * 100.0,
+        r.seconds
+    )
 }

@@ -24,6 +24,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::LazyConfigAcceptor;
 use tokio_util::sync::CancellationToken;
 
+use super::timer::precise_sleep;
+
 /// Injected one-way delays, by client address. This is the lab's ground
 /// truth: a probe from that address should measure exactly this much more.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -253,24 +255,6 @@ async fn connection(
         .into_owned();
     let _ = watcher.watch(conn).await;
     shared.stats.active.fetch_sub(1, Ordering::Relaxed);
-}
-
-/// Sleeps for `d` to within tens of microseconds. Tokio's timer has
-/// millisecond granularity (a 20 ms sleep ends anywhere in 20-21 ms), too
-/// coarse for ground truth that tests hold to 200 us; so the timer covers
-/// all but the last 2 ms and the task yields until the exact deadline.
-pub async fn precise_sleep(d: Duration) {
-    if d.is_zero() {
-        return;
-    }
-    let deadline = tokio::time::Instant::now() + d;
-    let coarse = Duration::from_millis(2);
-    if d > coarse {
-        tokio::time::sleep_until(deadline - coarse).await;
-    }
-    while tokio::time::Instant::now() < deadline {
-        tokio::task::yield_now().await;
-    }
 }
 
 /// Routes: `/status/NNN` answers NNN, `/stall` never answers (until the

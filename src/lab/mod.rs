@@ -14,8 +14,10 @@
 
 pub mod accelerator;
 pub mod certs;
+pub mod closed_loop;
 pub mod dns;
 pub mod endpoint;
+pub mod timer;
 pub mod world;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

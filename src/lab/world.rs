@@ -15,18 +15,21 @@ use tokio_util::sync::CancellationToken;
 use super::accelerator::{AcceleratorConfig, Group, LabAccelerator};
 use super::endpoint::Delays;
 use super::{Lab, LabError, LabSpec, RegionSpec, SERVICE_NAME, geo_ip, region_host};
+use crate::advise::QueueModel;
+use crate::advise::unload::loads_today;
 use crate::config::{
     DnsSettings, Geo as ProbeGeo, PathKind, ProbeIdentity, ProbeSettings, ServedBy, Target,
     TlsSettings, WindowSpec,
 };
-use crate::advise::QueueModel;
-use crate::advise::unload::loads_today;
 use crate::probe::{Prober, SetupError, runner};
 use crate::routing::lab::LabRouting;
 use crate::routing::{RoutingControl, RoutingError, RoutingState};
 use crate::window::Window;
 use crate::window::builder::WindowBuilder;
 use crate::world::World;
+
+/// Over how long a probe round spreads the starts of its attempts.
+pub const ROUND_SPREAD: Duration = Duration::from_secs(3);
 
 /// The accelerator's entry address (GA's static anycast addresses).
 pub const ACCELERATOR_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 4, 1));
@@ -314,7 +317,9 @@ impl WorldLab {
                     .map(|e| (e.addr().ip(), e.region().to_owned()))
                     .collect(),
             },
-            warm_requests: 2,
+            // Enough warm requests that a round's cells pass analysis's
+            // minimum sample count.
+            warm_requests: 5,
             source_address: Some(source),
             ..ProbeSettings::default()
         }
@@ -328,10 +333,14 @@ impl WorldLab {
         stop: &CancellationToken,
     ) -> Result<Vec<Window>, WorldLabError> {
         let targets = self.targets();
+        // Every attempt may be in flight at once, so a round lasts about one
+        // attempt rather than `samples` of them back to back; starts are
+        // spread over a few seconds so handshakes do not all compete for
+        // the CPU in the same instant (which would show up as latency).
         let spec = WindowSpec {
             samples,
-            duration: None,
-            concurrency: targets.len(),
+            duration: Some(ROUND_SPREAD),
+            concurrency: targets.len() * samples as usize,
         };
         let mut probers = Vec::with_capacity(self.world.geos.len());
         for g in &self.world.geos {

@@ -9,8 +9,9 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use chrono::{DateTime, Duration as ChronoDuration, Timelike, Utc};
-use futures::TryStreamExt;
+use futures::{Stream, StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
@@ -41,7 +42,19 @@ pub struct Unreadable {
 
 pub struct Store {
     inner: Arc<dyn ObjectStore>,
+    /// The same store when it is a local directory.
+    local: Option<Arc<LocalFileSystem>>,
     url: String,
+}
+
+/// A stored window as the listing sees it, before it is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowObject {
+    pub key: String,
+    /// When the store says the object was written (S3 upload time, file
+    /// mtime): how late and how skewed a window is are judged against it.
+    pub last_modified: DateTime<Utc>,
+    pub size: u64,
 }
 
 impl Store {
@@ -53,6 +66,7 @@ impl Store {
             url: url.to_owned(),
             problem,
         };
+        let mut local = None;
         let inner: Arc<dyn ObjectStore> = if let Some(rest) = url.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             if bucket.is_empty() {
@@ -87,12 +101,31 @@ impl Store {
             }
             std::fs::create_dir_all(dir)
                 .map_err(|e| bad(format!("cannot create {}: {e}", dir.display())))?;
-            Arc::new(LocalFileSystem::new_with_prefix(dir).map_err(|e| bad(e.to_string()))?)
+            let fs =
+                Arc::new(LocalFileSystem::new_with_prefix(dir).map_err(|e| bad(e.to_string()))?);
+            local = Some(Arc::clone(&fs));
+            fs
         };
         Ok(Store {
             inner,
+            local,
             url: url.to_owned(),
         })
+    }
+
+    /// Like [`Store::open`], for readers: a local directory that does not
+    /// exist is an error (a misspelt path), not an empty store.
+    pub fn open_existing(url: &str) -> Result<Store, StoreError> {
+        if !url.contains("://") || url.starts_with("file://") {
+            let dir = url.strip_prefix("file://").unwrap_or(url);
+            if !dir.is_empty() && !std::path::Path::new(dir).is_dir() {
+                return Err(StoreError::BadUrl {
+                    url: url.to_owned(),
+                    problem: format!("{dir} is not an existing directory"),
+                });
+            }
+        }
+        Store::open(url)
     }
 
     pub fn url(&self) -> &str {
@@ -151,6 +184,65 @@ impl Store {
         }
         keys.sort();
         Ok(keys)
+    }
+
+    /// Window objects that started in `[since, until)`, in key order,
+    /// listed one hour prefix at a time as the stream is polled, so a long
+    /// range is never held in memory at once (only one hour's listing).
+    pub fn window_objects(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> impl Stream<Item = Result<WindowObject, StoreError>> + '_ {
+        futures::stream::iter(hour_prefixes(since, until))
+            .then(move |prefix| async move {
+                let mut hour: Vec<WindowObject> = self
+                    .inner
+                    .list(Some(&Path::from(prefix.as_str())))
+                    .map_err(|e| self.backend(e))
+                    .try_filter_map(|m| async move {
+                        let key = m.location.to_string();
+                        let wanted = key.ends_with(".json") && key_in_range(&key, since, until);
+                        Ok(wanted.then_some(WindowObject {
+                            key,
+                            last_modified: m.last_modified,
+                            size: m.size,
+                        }))
+                    })
+                    .try_collect()
+                    .await?;
+                hour.sort_by(|a, b| a.key.cmp(&b.key));
+                Ok::<_, StoreError>(futures::stream::iter(hour.into_iter().map(Ok)))
+            })
+            .try_flatten()
+    }
+
+    /// The bytes stored under `key`; `Ok(None)` if it is gone (deleted
+    /// since it was listed).
+    pub async fn read_bytes(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
+        let got = match self.inner.get(&Path::from(key)).await {
+            Ok(got) => got,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(self.backend(e)),
+        };
+        got.bytes().await.map(Some).map_err(|e| self.backend(e))
+    }
+
+    /// Whether this store is a local directory.
+    pub fn is_local(&self) -> bool {
+        self.local.is_some()
+    }
+
+    /// Where `key` is on disk, for a local store. A reader that is already
+    /// on a blocking thread reads the file itself instead of through
+    /// `object_store`, which spends two thread hand-offs on every get
+    /// (open, then read): for thousands of small windows those hand-offs
+    /// cost more than reading.
+    pub fn local_path(&self, key: &str) -> Option<std::path::PathBuf> {
+        self.local
+            .as_ref()?
+            .path_to_filesystem(&Path::from(key))
+            .ok()
     }
 
     /// Reads one window. A damaged or unknown-version window is an
@@ -216,14 +308,20 @@ pub fn hour_prefixes(since: DateTime<Utc>, until: DateTime<Utc>) -> Vec<String> 
     out
 }
 
-/// Filters by the start time encoded in the key's file name.
+/// Filters by the start time encoded in the key's file name. The key
+/// keeps milliseconds, so `since` is compared at that precision too: a
+/// window that started within the same millisecond as `since` is listed
+/// (readers compare exact start times).
 fn key_in_range(key: &str, since: DateTime<Utc>, until: DateTime<Utc>) -> bool {
     let name = key.rsplit('/').next().unwrap_or_default();
     let stamp = name.split('_').next().unwrap_or_default();
     match chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%S%.3fZ") {
         Ok(t) => {
             let t = t.and_utc();
-            t >= since && t < until
+            let since_ms = since
+                .with_nanosecond(since.nanosecond() / 1_000_000 * 1_000_000)
+                .unwrap_or(since);
+            t >= since_ms && t < until
         }
         // A file we did not name: list it and let the reader say what it is.
         Err(_) => true,
@@ -257,5 +355,9 @@ mod tests {
         assert!(key_in_range(&k("20261129T214500.000Z"), since, until));
         assert!(!key_in_range(&k("20261129T213959.999Z"), since, until));
         assert!(!key_in_range(&k("20261129T215000.000Z"), since, until));
+        // A window that started 0.4 ms after `since` has a key stamp
+        // truncated to before it; it is still in range.
+        let since: DateTime<Utc> = "2026-11-29T21:40:00.1232Z".parse().unwrap();
+        assert!(key_in_range(&k("20261129T214000.123Z"), since, until));
     }
 }

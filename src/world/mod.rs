@@ -9,6 +9,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub mod topology;
 pub const FORMAT: &str = "geolat-world/1";
 
 /// Latency percentiles: any one of them can be the advisor's objective.
@@ -314,7 +315,8 @@ impl World {
         const AWS_EDGES: &str = include_str!("aws-edges.json");
         // Checked by the `builtin_world_is_valid` test; a broken copy
         // fails every test run, so it cannot ship.
-        World::from_json(AWS_EDGES.as_bytes(), "built-in aws-edges.json").expect("built-in world is valid")
+        World::from_json(AWS_EDGES.as_bytes(), "built-in aws-edges.json")
+            .expect("built-in world is valid")
     }
 
     pub fn region_index(&self, id: &str) -> Option<usize> {

@@ -1,11 +1,13 @@
 //! Integration tests: one binary, modules by capability, shared helpers in
 //! `util`. Every server here is a real one on loopback.
 
+mod analyze;
 mod cli;
 mod config;
 mod errors;
 mod hdr_reference;
 mod lab;
+mod lab_loop;
 mod paths;
 mod store;
 mod util;

@@ -1,0 +1,267 @@
+//! One window's bytes -> the parts analysis merges: who measured (the geo),
+//! when, and per series the matrix region, path, phase and bucket counts.
+//! Pure: bytes in, data out.
+//!
+//! The JSON is read into a borrowing view that names only the fields
+//! analysis uses (histograms stay `&str` slices of the input, unknown fields
+//! are skipped), and every histogram is decoded before anything is returned,
+//! so a damaged window is rejected whole, never half-merged.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::v2::{V2Error, V2Reader};
+use crate::config::PathKind;
+use crate::probe::record::Phase;
+use crate::window::{FORMAT, HISTOGRAM_ENCODING};
+
+/// The region of a routed series whose window does not say who answered.
+pub const UNKNOWN_REGION: &str = "unknown";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("not a window: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("unknown window format `{0}` (this geolat reads {FORMAT}; upgrade geolat)")]
+    UnknownFormat(String),
+    #[error("unknown histogram encoding `{0}`")]
+    UnknownEncoding(String),
+    #[error("unit `{0}` is not us")]
+    UnknownUnit(String),
+    #[error("series {index}: {source}")]
+    Histogram { index: usize, source: V2Error },
+    #[error("series {index}: histogram holds {held} values but count says {count}")]
+    CountMismatch { index: usize, held: u64, count: u64 },
+}
+
+/// What one window contributes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodedWindow {
+    pub probe_id: String,
+    /// `probe.geo.id`, or the probe id when the probe names no geo.
+    pub geo: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub config_digest: String,
+    /// Region names, indexed by [`Part::region`] and [`Outcome::region`].
+    pub regions: Vec<String>,
+    pub parts: Vec<Part>,
+    /// Every part's `(bucket index, count)` pairs, back to back.
+    pub buckets: Vec<(u32, u64)>,
+    pub outcomes: Vec<Outcome>,
+}
+
+/// One series, keyed as the matrix keys it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    /// Direct path: the target's region. Route 53 and Global Accelerator:
+    /// `served_by`, the region users of this geo are really routed to.
+    pub region: usize,
+    pub path: PathKind,
+    pub phase: Phase,
+    pub count: u64,
+    pub buckets: Range<usize>,
+}
+
+/// Attempts and failures of one target. Direct targets are per region;
+/// routed ones per path (`region: None`), because a failed routed attempt
+/// (DNS, connect) usually never learns which region it was headed for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub path: PathKind,
+    pub region: Option<usize>,
+    pub attempts: u64,
+    pub errors: u64,
+}
+
+#[derive(Deserialize)]
+struct View<'a> {
+    #[serde(borrow)]
+    format: Cow<'a, str>,
+    probe: ProbeView<'a>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    #[serde(borrow)]
+    config_digest: Cow<'a, str>,
+    #[serde(borrow)]
+    histogram_encoding: Cow<'a, str>,
+    #[serde(borrow)]
+    unit: Cow<'a, str>,
+    #[serde(borrow)]
+    targets: Vec<TargetView<'a>>,
+    #[serde(borrow)]
+    series: Vec<SeriesView<'a>>,
+    #[serde(borrow)]
+    errors: Vec<ErrorView<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ProbeView<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(borrow)]
+    geo: GeoView<'a>,
+}
+
+#[derive(Deserialize)]
+struct GeoView<'a> {
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct TargetView<'a> {
+    path: PathKind,
+    #[serde(borrow, default)]
+    region: Option<Cow<'a, str>>,
+    attempts: u64,
+}
+
+#[derive(Deserialize)]
+struct SeriesView<'a> {
+    path: PathKind,
+    #[serde(borrow, default)]
+    region: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    served_by: Option<Cow<'a, str>>,
+    phase: Phase,
+    count: u64,
+    #[serde(borrow)]
+    histogram: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+struct ErrorView<'a> {
+    path: PathKind,
+    #[serde(borrow, default)]
+    region: Option<Cow<'a, str>>,
+    count: u64,
+}
+
+/// Decodes windows; keeps its buffers, so use one per thread.
+#[derive(Default)]
+pub struct WindowDecoder {
+    v2: V2Reader,
+}
+
+impl WindowDecoder {
+    pub fn decode(&mut self, bytes: &[u8]) -> Result<DecodedWindow, DecodeError> {
+        let view: View = serde_json::from_slice(bytes).map_err(|e| format_error(bytes, e))?;
+        if view.format != FORMAT {
+            return Err(DecodeError::UnknownFormat(view.format.into_owned()));
+        }
+        if view.histogram_encoding != HISTOGRAM_ENCODING {
+            return Err(DecodeError::UnknownEncoding(
+                view.histogram_encoding.into_owned(),
+            ));
+        }
+        if view.unit != "us" {
+            return Err(DecodeError::UnknownUnit(view.unit.into_owned()));
+        }
+        let mut regions: Vec<String> = Vec::new();
+        let mut parts = Vec::with_capacity(view.series.len());
+        let mut buckets = Vec::with_capacity(view.series.len() * 8);
+        for (index, s) in view.series.iter().enumerate() {
+            let from = buckets.len();
+            let held = self
+                .v2
+                .read_into(&s.histogram, &mut buckets)
+                .map_err(|source| DecodeError::Histogram { index, source })?;
+            if held != s.count {
+                return Err(DecodeError::CountMismatch {
+                    index,
+                    held,
+                    count: s.count,
+                });
+            }
+            let region = match s.path {
+                PathKind::Direct => s.region.as_deref(),
+                PathKind::Route53 | PathKind::Accelerator => s.served_by.as_deref(),
+            };
+            parts.push(Part {
+                region: intern(&mut regions, region.unwrap_or(UNKNOWN_REGION)),
+                path: s.path,
+                phase: s.phase,
+                count: s.count,
+                buckets: from..buckets.len(),
+            });
+        }
+        let mut outcomes: Vec<Outcome> = Vec::new();
+        let mut outcome = |path: PathKind, region: Option<&str>| -> usize {
+            let region = (path == PathKind::Direct)
+                .then(|| intern(&mut regions, region.unwrap_or(UNKNOWN_REGION)));
+            match outcomes
+                .iter()
+                .position(|o| o.path == path && o.region == region)
+            {
+                Some(i) => i,
+                None => {
+                    outcomes.push(Outcome {
+                        path,
+                        region,
+                        attempts: 0,
+                        errors: 0,
+                    });
+                    outcomes.len() - 1
+                }
+            }
+        };
+        let mut tally = Vec::with_capacity(view.targets.len() + view.errors.len());
+        for t in &view.targets {
+            tally.push((outcome(t.path, t.region.as_deref()), t.attempts, 0));
+        }
+        for e in &view.errors {
+            tally.push((outcome(e.path, e.region.as_deref()), 0, e.count));
+        }
+        for (i, attempts, errors) in tally {
+            outcomes[i].attempts += attempts;
+            outcomes[i].errors += errors;
+        }
+        let geo = view
+            .probe
+            .geo
+            .id
+            .as_deref()
+            .unwrap_or(&view.probe.id)
+            .to_owned();
+        Ok(DecodedWindow {
+            probe_id: view.probe.id.into_owned(),
+            geo,
+            start: view.start,
+            end: view.end,
+            config_digest: view.config_digest.into_owned(),
+            regions,
+            parts,
+            buckets,
+            outcomes,
+        })
+    }
+}
+
+fn intern(regions: &mut Vec<String>, name: &str) -> usize {
+    match regions.iter().position(|r| r == name) {
+        Some(i) => i,
+        None => {
+            regions.push(name.to_owned());
+            regions.len() - 1
+        }
+    }
+}
+
+/// A window of another format usually fails to parse as this one; say
+/// that it is another format rather than which field is missing.
+fn format_error(bytes: &[u8], e: serde_json::Error) -> DecodeError {
+    #[derive(Deserialize)]
+    struct Tag<'a> {
+        #[serde(borrow, default)]
+        format: Option<Cow<'a, str>>,
+    }
+    match serde_json::from_slice::<Tag>(bytes) {
+        Ok(Tag { format: Some(f) }) if f != FORMAT => DecodeError::UnknownFormat(f.into_owned()),
+        Ok(Tag { format: None }) => DecodeError::UnknownFormat("<missing>".into()),
+        _ => DecodeError::Json(e),
+    }
+}

@@ -1,0 +1,258 @@
+//! The merged histogram of one matrix cell: HdrHistogram buckets kept
+//! sparse, as sorted `(bucket index, count)` pairs.
+//!
+//! Every geolat window encodes its histograms with the layout of
+//! [`codec::new_histogram`](crate::window::codec::new_histogram) (lowest
+//! discernible value 1 us, 3 significant digits: 2,048 sub-buckets per power
+//! of two), so bucket indices are the same in every window and merging is
+//! adding counts index by index, exactly as HdrHistogram's `add` does.
+//!
+//! Why not a `hdrhistogram::Histogram` per cell: its counts array spans every
+//! bucket from 0 to the largest value seen (about 10,000 `u64`s, 80 KiB, for
+//! values up to a second), so a day's matrix of 12,000 cells would need a
+//! gigabyte of mostly zeros. A cell's latencies cluster around the round
+//! trip to one region, so the buckets it actually uses are a few hundred:
+//! the sparse form costs 16 bytes per used bucket and is bounded by the
+//! layout (never more than one entry per bucket), so memory grows with
+//! cells, not with windows or samples.
+
+/// log2 of half the sub-bucket count for 3 significant digits (2,048 sub-buckets).
+const SUB_HALF_MAGNITUDE: u32 = 10;
+const SUB_HALF_COUNT: u32 = 1 << SUB_HALF_MAGNITUDE;
+/// Values below this share bucket 0 (one value per sub-bucket).
+const SUB_BUCKET_MASK: u64 = (1 << (SUB_HALF_MAGNITUDE + 1)) - 1;
+
+/// The index of the bucket holding `u64::MAX`: no valid index is larger.
+pub const MAX_INDEX: u32 = 56_319;
+
+/// The counts-array index HdrHistogram (lowest 1, 3 significant digits)
+/// records `value` at.
+pub fn index_of(value: u64) -> u32 {
+    let bucket = 63 - SUB_HALF_MAGNITUDE - (value | SUB_BUCKET_MASK).leading_zeros();
+    let sub = (value >> bucket) as u32;
+    // (bucket + 1) * half + (sub - half), without going negative.
+    ((bucket + 1) << SUB_HALF_MAGNITUDE) + sub - SUB_HALF_COUNT
+}
+
+/// The range of values `[lowest, highest]` that bucket `index` holds.
+pub fn value_range(index: u32) -> (u64, u64) {
+    let (bucket, sub) = match (index >> SUB_HALF_MAGNITUDE).checked_sub(1) {
+        Some(b) => (b, (index & (SUB_HALF_COUNT - 1)) + SUB_HALF_COUNT),
+        None => (0, index & (SUB_HALF_COUNT - 1)),
+    };
+    // An index from `index_of` has bucket <= 53, so neither shift overflows.
+    let lowest = u64::from(sub) << bucket;
+    (lowest, lowest + ((1u64 << bucket) - 1))
+}
+
+/// The bucket counts of one cell, merged over windows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SparseHistogram {
+    /// `(bucket index, count)`, ascending by index, every count > 0.
+    buckets: Vec<(u32, u64)>,
+    total: u64,
+}
+
+impl SparseHistogram {
+    /// Adds `(index, count)` pairs sorted by index (an index may repeat):
+    /// one linear merge into a new bucket list.
+    pub fn merge_sorted(&mut self, pairs: &[(u32, u64)]) {
+        let mut out: Vec<(u32, u64)> = Vec::with_capacity(self.buckets.len() + pairs.len());
+        let (mut old, mut new) = (self.buckets.iter().peekable(), pairs.iter().peekable());
+        loop {
+            let next = match (old.peek(), new.peek()) {
+                (Some(a), Some(b)) if a.0 <= b.0 => old.next(),
+                (Some(_), Some(_)) | (None, Some(_)) => new.next(),
+                (Some(_), None) => old.next(),
+                (None, None) => break,
+            };
+            let Some(&(index, count)) = next else { break };
+            if count == 0 {
+                continue;
+            }
+            match out.last_mut() {
+                Some(last) if last.0 == index => last.1 = last.1.saturating_add(count),
+                _ => out.push((index, count)),
+            }
+        }
+        let added = pairs.iter().fold(0u64, |t, p| t.saturating_add(p.1));
+        self.total = self.total.saturating_add(added);
+        self.buckets = out;
+    }
+
+    /// Adds one value `count` times.
+    pub fn record_n(&mut self, value: u64, count: u64) {
+        self.merge_sorted(&[(index_of(value), count)]);
+    }
+
+    /// Number of values recorded.
+    pub fn len(&self) -> u64 {
+        self.total
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// Buckets in use (what this cell costs in memory).
+    pub fn buckets(&self) -> usize {
+        self.buckets.len()
+    }
+
+    /// The bucket holding the `rank`-th smallest value (1-based), as its
+    /// value range; `None` if `rank` is 0 or beyond the count.
+    pub fn at_rank(&self, rank: u64) -> Option<(u64, u64)> {
+        if rank == 0 || rank > self.total {
+            return None;
+        }
+        let mut seen = 0u64;
+        for &(index, count) in &self.buckets {
+            seen += count;
+            if seen >= rank {
+                return Some(value_range(index));
+            }
+        }
+        None
+    }
+
+    /// The value at quantile `q`, exactly as HdrHistogram's
+    /// `value_at_quantile` reports it: the highest value equivalent to the
+    /// bucket holding rank `max(1, ceil(q * n))`.
+    pub fn value_at_quantile(&self, q: f64) -> Option<u64> {
+        self.at_rank(quantile_rank(self.total, q)).map(|r| r.1)
+    }
+
+    /// Lowest value recorded (the lowest value of its bucket).
+    pub fn min(&self) -> Option<u64> {
+        self.buckets.first().map(|b| value_range(b.0).0)
+    }
+
+    /// Highest value recorded (the highest value of its bucket).
+    pub fn max(&self) -> Option<u64> {
+        self.buckets.last().map(|b| value_range(b.0).1)
+    }
+}
+
+/// Pairs a cell collects before merging them into its buckets.
+const PENDING: usize = 64;
+
+/// A cell's histogram while windows are folded in.
+///
+/// A day's matrix is tens of megabytes of buckets and every window touches
+/// fifty cells at random, so finding a bucket costs a cache miss per probe
+/// whatever the search. Instead, new pairs are appended to a short pending
+/// list (one cache line per series) and merged in bulk every [`PENDING`]
+/// pairs: a sort of 64 pairs and one sequential pass over the buckets,
+/// which the hardware prefetches.
+#[derive(Debug, Clone, Default)]
+pub struct Accumulator {
+    merged: SparseHistogram,
+    pending: Vec<(u32, u64)>,
+}
+
+impl Accumulator {
+    /// Adds `(index, count)` pairs in any order.
+    pub fn add(&mut self, pairs: &[(u32, u64)]) {
+        self.pending.extend_from_slice(pairs);
+        if self.pending.len() >= PENDING {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        self.pending.sort_unstable_by_key(|p| p.0);
+        self.merged.merge_sorted(&self.pending);
+        self.pending.clear();
+    }
+
+    /// Buckets in use plus pairs waiting: what this cell costs in memory.
+    pub fn size(&self) -> usize {
+        self.merged.buckets() + self.pending.capacity()
+    }
+
+    pub fn finish(mut self) -> SparseHistogram {
+        self.flush();
+        self.merged
+    }
+}
+
+/// The rank HdrHistogram reads quantile `q` of `n` values at.
+pub fn quantile_rank(n: u64, q: f64) -> u64 {
+    // Ranks are far below 2^52, where f64 is exact.
+    ((q.clamp(0.0, 1.0) * n as f64).ceil() as u64).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::window::codec;
+
+    #[test]
+    fn layout_matches_hdrhistogram() {
+        let h = codec::new_histogram();
+        for v in [
+            0u64,
+            1,
+            2047,
+            2048,
+            2049,
+            4095,
+            4096,
+            12_345,
+            999_999,
+            3_600_000_000,
+        ] {
+            let (lo, hi) = value_range(index_of(v));
+            assert_eq!(lo, h.lowest_equivalent(v), "{v}");
+            assert_eq!(hi, h.highest_equivalent(v), "{v}");
+            assert!(lo <= v && v <= hi);
+        }
+        assert_eq!(index_of(u64::MAX), MAX_INDEX);
+        assert_eq!(value_range(MAX_INDEX).1, u64::MAX);
+    }
+
+    #[test]
+    fn quantiles_match_hdrhistogram() {
+        let mut h = codec::new_histogram();
+        let mut s = SparseHistogram::default();
+        let mut x = 7u64;
+        for _ in 0..5_000 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let v = 1_000 + (x >> 33) % 400_000;
+            codec::record(&mut h, v);
+            s.record_n(v, 1);
+        }
+        assert_eq!(s.len(), h.len());
+        for q in [0.0, 0.001, 0.5, 0.9, 0.99, 0.999, 1.0] {
+            assert_eq!(s.value_at_quantile(q), Some(h.value_at_quantile(q)), "{q}");
+        }
+        assert_eq!(s.min(), Some(h.lowest_equivalent(h.min())));
+        assert_eq!(s.max(), Some(h.highest_equivalent(h.max())));
+    }
+
+    #[test]
+    fn merges_and_inserts() {
+        let mut s = SparseHistogram::default();
+        s.merge_sorted(&[(5, 1), (9, 2)]);
+        s.merge_sorted(&[(1, 1), (5, 3), (5, 1), (7, 0), (12, 1)]);
+        assert_eq!(s.buckets, vec![(1, 1), (5, 5), (9, 2), (12, 1)]);
+        assert_eq!(s.len(), 9);
+        assert_eq!(s.at_rank(2), Some(value_range(5)));
+        assert_eq!(s.at_rank(10), None);
+        assert_eq!(s.at_rank(0), None);
+    }
+
+    #[test]
+    fn accumulator_equals_merging_one_by_one() {
+        let mut acc = Accumulator::default();
+        let mut want = SparseHistogram::default();
+        let mut x = 11u64;
+        for _ in 0..1_000 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let pair = [(((x >> 40) % 300) as u32, 1 + (x >> 60))];
+            acc.add(&pair);
+            want.merge_sorted(&pair);
+        }
+        assert_eq!(acc.finish(), want);
+    }
+}

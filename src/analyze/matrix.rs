@@ -1,0 +1,295 @@
+//! The latency matrix: decoded windows folded, one at a time, into one
+//! merged histogram per geo x region x path x phase, then summarised into
+//! cells with percentiles, confidence intervals and error rates.
+//!
+//! Folding keeps only the accumulators (a sparse histogram per cell and two
+//! counters per target group), so memory follows the number of cells, never
+//! the number of windows or samples, and folding in any order gives the same
+//! matrix (merging adds counts).
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use super::decode::DecodedWindow;
+use super::estimate::{Percentiles, insufficient};
+use super::hist::{Accumulator, SparseHistogram};
+use crate::config::PathKind;
+use crate::probe::record::Phase;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CellKey {
+    geo: u32,
+    path: PathKind,
+    region: u32,
+    phase: Phase,
+}
+
+/// Direct targets per region; routed targets per path (`region: None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct GroupKey {
+    geo: u32,
+    path: PathKind,
+    region: Option<u32>,
+}
+
+#[derive(Debug, Default)]
+struct Interner {
+    ids: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Interner {
+    fn id(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        self.ids.insert(name.to_owned(), id);
+        self.names.push(name.to_owned());
+        id
+    }
+
+    fn name(&self, id: u32) -> &str {
+        self.names.get(id as usize).map_or("", String::as_str)
+    }
+}
+
+/// Paths x phases: the cells one geo has towards one region.
+const SLOTS: usize = 3 * Phase::ALL.len();
+
+/// Accumulates windows into the matrix.
+#[derive(Debug, Default)]
+pub struct MatrixBuilder {
+    geos: Interner,
+    regions: Interner,
+    cells: Vec<(CellKey, Accumulator)>,
+    /// `slots[geo][region][path * 6 + phase]`: 1 + the cell's index in
+    /// `cells`, 0 for none. Direct indexing instead of hashing a key for
+    /// each of the fifty-odd series of every window.
+    slots: Vec<Vec<[u32; SLOTS]>>,
+    /// (attempts, errors)
+    groups: HashMap<GroupKey, (u64, u64)>,
+}
+
+impl MatrixBuilder {
+    /// Folds one window in.
+    pub fn add(&mut self, w: &DecodedWindow) {
+        let geo = self.geos.id(&w.geo);
+        let regions: Vec<u32> = w.regions.iter().map(|r| self.regions.id(r)).collect();
+        for part in &w.parts {
+            let key = CellKey {
+                geo,
+                path: part.path,
+                region: regions[part.region],
+                phase: part.phase,
+            };
+            let cell = self.cell(key);
+            self.cells[cell].1.add(&w.buckets[part.buckets.clone()]);
+        }
+        for o in &w.outcomes {
+            let key = GroupKey {
+                geo,
+                path: o.path,
+                region: o.region.map(|r| regions[r]),
+            };
+            let g = self.groups.entry(key).or_default();
+            g.0 += o.attempts;
+            g.1 += o.errors;
+        }
+    }
+
+    /// The index of `key`'s cell in `cells`, created if new.
+    fn cell(&mut self, key: CellKey) -> usize {
+        let (geo, region) = (key.geo as usize, key.region as usize);
+        if self.slots.len() <= geo {
+            self.slots.resize_with(geo + 1, Vec::new);
+        }
+        let row = &mut self.slots[geo];
+        if row.len() <= region {
+            row.resize(region + 1, [0; SLOTS]);
+        }
+        let slot = &mut row[region][key.path as usize * Phase::ALL.len() + key.phase as usize];
+        if *slot == 0 {
+            self.cells.push((key, Accumulator::default()));
+            *slot = u32::try_from(self.cells.len()).unwrap_or(u32::MAX);
+        }
+        *slot as usize - 1
+    }
+
+    /// Cells holding at least one value, and the bucket entries they hold
+    /// (merged and pending): what the matrix costs in memory.
+    pub fn size(&self) -> (usize, usize) {
+        (
+            self.cells.len(),
+            self.cells.iter().map(|c| c.1.size()).sum(),
+        )
+    }
+
+    /// Summarises every cell.
+    pub fn finish(self) -> Matrix {
+        let mut keys: Vec<(CellKey, SparseHistogram)> = self
+            .cells
+            .into_iter()
+            .map(|(k, a)| (k, a.finish()))
+            .collect();
+        keys.sort_by(|a, b| {
+            let name = |k: &CellKey| {
+                (
+                    self.geos.name(k.geo),
+                    k.path,
+                    self.regions.name(k.region),
+                    k.phase,
+                )
+            };
+            name(&a.0).cmp(&name(&b.0))
+        });
+        let group = |geo: u32, path: PathKind, region: u32| {
+            let region = (path == PathKind::Direct).then_some(region);
+            self.groups
+                .get(&GroupKey { geo, path, region })
+                .copied()
+                .unwrap_or_default()
+        };
+        let cells = keys
+            .into_iter()
+            .map(|(k, h)| {
+                let percentiles = Percentiles::of(&h);
+                let (attempts, errors) = group(k.geo, k.path, k.region);
+                Cell {
+                    geo: self.geos.name(k.geo).to_owned(),
+                    path: k.path,
+                    region: self.regions.name(k.region).to_owned(),
+                    phase: k.phase,
+                    samples: h.len(),
+                    insufficient: insufficient(h.len(), percentiles.as_ref().map(|p| &p.p50)),
+                    min_us: h.min(),
+                    max_us: h.max(),
+                    percentiles,
+                    attempts,
+                    errors,
+                    error_rate: rate(errors, attempts),
+                    error_scope: if k.path == PathKind::Direct {
+                        ErrorScope::Region
+                    } else {
+                        ErrorScope::Path
+                    },
+                }
+            })
+            .collect();
+        let mut outcomes: Vec<Outcome> = self
+            .groups
+            .iter()
+            .map(|(k, &(attempts, errors))| Outcome {
+                geo: self.geos.name(k.geo).to_owned(),
+                path: k.path,
+                region: k.region.map(|r| self.regions.name(r).to_owned()),
+                attempts,
+                errors,
+                error_rate: rate(errors, attempts),
+            })
+            .collect();
+        outcomes.sort_by(|a, b| (&a.geo, a.path, &a.region).cmp(&(&b.geo, b.path, &b.region)));
+        Matrix { cells, outcomes }
+    }
+}
+
+fn rate(errors: u64, attempts: u64) -> Option<f64> {
+    (attempts > 0).then(|| errors as f64 / attempts as f64)
+}
+
+/// Which attempts an error rate is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorScope {
+    /// The direct target of this region from this geo.
+    Region,
+    /// Every attempt on this routed path from this geo, whichever region
+    /// it reached or would have reached.
+    Path,
+}
+
+/// One geo x region x path x phase.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cell {
+    pub geo: String,
+    pub path: PathKind,
+    pub region: String,
+    pub phase: Phase,
+    /// Values in the merged histogram.
+    pub samples: u64,
+    /// Why this cell is not to be taken as fact; absent when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub insufficient: Option<String>,
+    pub min_us: Option<u64>,
+    pub max_us: Option<u64>,
+    pub percentiles: Option<Percentiles>,
+    /// Attempts and failures of the target group (see `error_scope`).
+    pub attempts: u64,
+    pub errors: u64,
+    /// errors / attempts, where attempts = errors + successes.
+    pub error_rate: Option<f64>,
+    pub error_scope: ErrorScope,
+}
+
+impl Cell {
+    pub fn sufficient(&self) -> bool {
+        self.insufficient.is_none() && self.percentiles.is_some()
+    }
+}
+
+/// Attempts and failures per target group, including groups whose every
+/// attempt failed (they have no latency cell).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outcome {
+    pub geo: String,
+    pub path: PathKind,
+    /// The direct target's region; absent for routed paths.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    pub attempts: u64,
+    pub errors: u64,
+    pub error_rate: Option<f64>,
+}
+
+/// Cells sorted by geo, path, region, phase.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Matrix {
+    pub cells: Vec<Cell>,
+    pub outcomes: Vec<Outcome>,
+}
+
+impl Matrix {
+    pub fn cell(&self, geo: &str, path: PathKind, region: &str, phase: Phase) -> Option<&Cell> {
+        let want = (geo, path, region, phase);
+        self.cells
+            .binary_search_by(|c| (c.geo.as_str(), c.path, c.region.as_str(), c.phase).cmp(&want))
+            .ok()
+            .map(|i| &self.cells[i])
+    }
+
+    /// Every cell of one geo and path at one phase.
+    pub fn row<'a>(
+        &'a self,
+        geo: &'a str,
+        path: PathKind,
+        phase: Phase,
+    ) -> impl Iterator<Item = &'a Cell> + 'a {
+        let start = self
+            .cells
+            .partition_point(|c| (c.geo.as_str(), c.path) < (geo, path));
+        self.cells[start..]
+            .iter()
+            .take_while(move |c| c.geo == geo && c.path == path)
+            .filter(move |c| c.phase == phase)
+    }
+
+    /// Geo ids in order.
+    pub fn geos(&self) -> Vec<&str> {
+        let mut geos: Vec<&str> = self.cells.iter().map(|c| c.geo.as_str()).collect();
+        geos.extend(self.outcomes.iter().map(|o| o.geo.as_str()));
+        geos.sort_unstable();
+        geos.dedup();
+        geos
+    }
+}
