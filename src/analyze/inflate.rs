@@ -21,7 +21,7 @@ const MAX_LCODES: usize = 286;
 const MAX_DCODES: usize = 30;
 const FIXED_LCODES: usize = 288;
 /// Longest code decoded by one table lookup; longer ones go bit by bit.
-const TABLE_BITS: u32 = 8;
+const TABLE_BITS: u32 = 10;
 
 const LEN_BASE: [u16; 29] = [
     3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131,

@@ -1,6 +1,5 @@
-//! `geolat advise`: a world file -> routing plan (human summary, `--json`
-//! plan document, or `--explain GEO`). Store + topology input arrives with
-//! `geolat analyze`.
+//! `geolat advise`: a world file, or measured windows plus a topology ->
+//! routing plan (human summary, `--json` plan document, or `--explain GEO`).
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -8,14 +7,32 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Args;
 
+use chrono::Utc;
+
+use crate::advise::unload::unload;
 use crate::advise::{self, DrainMode, Endpoints, Options, QueueModel};
+use crate::analyze::{self, Scope};
+use crate::store::Store;
+use crate::world::topology::Topology;
 use crate::world::{Percentile, World};
 
 #[derive(Debug, Args)]
 pub struct AdviseArgs {
     /// World file (`geolat-world/1`): geos, regions, latency, capacity, routing.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["store", "topology"])]
     pub world: Option<PathBuf>,
+    /// Measured input: the store holding the probes' windows...
+    #[arg(long, value_name = "URL", env = "GEOLAT_STORE")]
+    pub store: Option<String>,
+    /// ...and the topology (geolat-topology/1: regions, capacities, demand).
+    #[arg(long, value_name = "FILE")]
+    pub topology: Option<PathBuf>,
+    /// With --store: windows since (a duration ago, or RFC 3339).
+    #[arg(long, default_value = "1h")]
+    pub since: String,
+    /// With --store: the phase whose latency is planned on.
+    #[arg(long, default_value = "warm")]
+    pub phase: String,
     /// Percentile whose demand-weighted mean is minimised.
     #[arg(long, value_enum, default_value = "p50")]
     pub percentile: Percentile,
@@ -102,11 +119,50 @@ fn positive(s: &str) -> Result<f64, String> {
         .ok_or_else(|| format!("{v} must be positive"))
 }
 
+/// The world to advise on: a world file, or windows in a store analyzed
+/// and joined with a topology (today's modelled queueing taken out of the
+/// measured latency when planning with a utilisation cost).
+async fn input_world(args: &AdviseArgs, options: &Options) -> anyhow::Result<(World, String)> {
+    match (&args.world, &args.store, &args.topology) {
+        (Some(file), None, None) => Ok((World::load(file)?, file.display().to_string())),
+        (None, Some(url), Some(topology)) => {
+            let topology = Topology::load(topology)?;
+            let phase = super::analyze::parse_phase(&args.phase)?;
+            let now = Utc::now();
+            let since = super::time::parse_instant("--since", &args.since, now)?;
+            let store = Store::open(url)?;
+            let scope = Scope {
+                store: url.clone(),
+                since,
+                until: now,
+                now,
+                phase,
+            };
+            let analysis = analyze::analyze(&store, scope).await?;
+            let provenance = vec![format!(
+                "measured: {} windows in {url} since {}, phase {phase}",
+                analysis.windows.merged,
+                since.to_rfc3339()
+            )];
+            let world = analyze::to_world(&analysis.matrix, &topology, phase, provenance)
+                .with_context(|| format!("measurements in {url} since {}", args.since))?;
+            let world = match &options.queue {
+                Some(q) => unload(&world, q),
+                None => world,
+            };
+            Ok((world, url.clone()))
+        }
+        (None, Some(_), None) => {
+            anyhow::bail!("--store needs --topology FILE with the regions, capacities and demand")
+        }
+        (None, None, Some(_)) => {
+            anyhow::bail!("--topology needs --store URL with the measured windows")
+        }
+        _ => anyhow::bail!("give --world FILE, or --store URL with --topology FILE"),
+    }
+}
+
 pub async fn run(args: AdviseArgs) -> anyhow::Result<()> {
-    let Some(file) = &args.world else {
-        anyhow::bail!("give --world FILE (store + topology input arrives with geolat analyze)");
-    };
-    let world = World::load(file)?;
     let options = Options {
         percentile: args.percentile,
         headroom: args.headroom,
@@ -121,12 +177,13 @@ pub async fn run(args: AdviseArgs) -> anyhow::Result<()> {
         failover_share: args.failover_share,
         ..Options::default()
     };
+    let (world, source) = input_world(&args, &options).await?;
     let endpoints = Endpoints {
         template: args.endpoint_template.clone(),
         ..Endpoints::default()
     };
     let advice = advise::advise(&world, &options, &endpoints)
-        .with_context(|| format!("advising on {}", file.display()))?;
+        .with_context(|| format!("advising on {source}"))?;
     let mut out = std::io::stdout();
     if let Some(geo) = &args.explain {
         let e = advise::explain::explain(&advice, geo)?;
@@ -138,7 +195,7 @@ pub async fn run(args: AdviseArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let name = if world.name.is_empty() {
-        file.display().to_string()
+        source.clone()
     } else {
         world.name.clone()
     };

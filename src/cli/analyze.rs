@@ -100,7 +100,7 @@ pub async fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn parse_phase(s: &str) -> anyhow::Result<Phase> {
+pub(super) fn parse_phase(s: &str) -> anyhow::Result<Phase> {
     Phase::ALL
         .into_iter()
         .find(|p| p.as_str() == s)

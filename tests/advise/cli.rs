@@ -31,10 +31,7 @@ fn bad_flag_values_name_the_flag() {
 async fn advise_without_a_world_says_what_to_give() {
     let cli = Cli::try_parse_from(["geolat", "advise"]).unwrap();
     let e = run(cli).await.unwrap_err().to_string();
-    assert_eq!(
-        e,
-        "give --world FILE (store + topology input arrives with geolat analyze)"
-    );
+    assert_eq!(e, "give --world FILE, or --store URL with --topology FILE");
 }
 
 #[tokio::test]

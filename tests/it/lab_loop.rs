@@ -56,4 +56,37 @@ async fn the_loop_moves_traffic_off_an_overloaded_region_and_latency_drops() {
     );
     // Both rounds went through the store.
     assert!(report.before.windows.merged >= 3 && report.after.windows.merged == 3);
+
+    // The same store and a topology give a plan from the command line too
+    // (on the last round: mixed with the first, each west cell would hold
+    // two routings' latencies and be too spread to state).
+    let topology = dir.path().join("topology.json");
+    let t = closed_loop::topology_of(&overloaded_world());
+    std::fs::write(&topology, serde_json::to_vec(&t).unwrap()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_geolat"))
+        .args([
+            "advise",
+            "--store",
+            dir.path().to_str().unwrap(),
+            "--topology",
+        ])
+        .arg(&topology)
+        .args(["--since", &report.after.since.to_rfc3339(), "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for geo in ["A", "B", "C"] {
+        assert!(plan["assignment"][geo].is_object(), "{geo}: {plan}");
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_geolat"))
+        .args(["advise", "--store", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--store needs --topology"));
 }
