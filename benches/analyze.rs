@@ -24,7 +24,7 @@ use geolat::analyze::matrix::MatrixBuilder;
 use geolat::analyze::v2::V2Reader;
 use geolat::config::{Geo, PathKind, ProbeIdentity, Target};
 use geolat::probe::record::{Attempt, ErrorClass, Failure, Phase};
-use geolat::store::window_key;
+use geolat::store::{hour_prefixes, window_key};
 use geolat::window::Window;
 use geolat::window::builder::WindowBuilder;
 
@@ -50,7 +50,7 @@ fn main() {
     let dir = base.join(format!("store-g{geos}-m{minutes}-s{SAMPLES}"));
     let start: DateTime<Utc> = DAY_START.parse().expect("valid start");
     ensure_store(&dir, geos, minutes, start);
-    profile_stages(&dir);
+    profile_stages(&dir, start);
     if std::env::var_os("BENCH_STAGES_ONLY").is_some() {
         return;
     }
@@ -64,14 +64,30 @@ fn main() {
         loadavg()
     );
     println!(
-        "{:>10} {:>9} {:>8} {:>11} {:>7} {:>13} {:>7} {:>9}",
-        "range", "windows", "wall_s", "windows/s", "cpu_s", "peak_rss_MiB", "cells", "out_MiB"
+        "{:>10} {:>4} {:>9} {:>8} {:>10} {:>7} {:>11} {:>13} {:>7} {:>8}",
+        "range",
+        "run",
+        "windows",
+        "wall_s",
+        "windows/s",
+        "cpu_s",
+        "cpu_us/win",
+        "peak_rss_MiB",
+        "cells",
+        "out_MiB"
     );
+    // Twice each: the first run of a range may read from disk if other
+    // work evicted the store from the page cache; the second shows CPU.
     for (label, mins) in [("1 hour", 60.min(minutes)), ("whole run", minutes)] {
         let until = start + chrono::Duration::minutes(mins as i64);
-        run_analyze(bin, &dir, label, start, until);
+        for run in 1..=2 {
+            run_analyze(bin, &dir, (label, run), start, until);
+        }
     }
     println!("load after: {}", loadavg());
+    println!(
+        "cpu_s = user + system of the geolat process; windows/s = windows / wall; peak RSS from /usr/bin/time -v"
+    );
 }
 
 fn env_num(name: &str, default: u64) -> u64 {
@@ -252,9 +268,15 @@ fn write(dir: &Path, w: &Window) -> u64 {
     json.len() as u64
 }
 
-/// Where the time goes, in process, over the first hour's files.
-fn profile_stages(dir: &Path) {
-    let files: Vec<PathBuf> = walk(&dir.join("windows")).into_iter().take(3_000).collect();
+/// Where the time goes, in process, on one thread, over the first hour's files.
+fn profile_stages(dir: &Path, start: DateTime<Utc>) {
+    let hour = hour_prefixes(start, start + chrono::Duration::hours(1));
+    let mut files: Vec<PathBuf> = fs::read_dir(dir.join(&hour[0]))
+        .expect("first hour of the store")
+        .map(|e| e.expect("dir entry").path())
+        .collect();
+    files.sort();
+    files.truncate(3_000);
     let t = Instant::now();
     let blobs: Vec<Vec<u8>> = files.iter().map(|f| fs::read(f).expect("read")).collect();
     let read = t.elapsed();
@@ -315,27 +337,13 @@ fn profile_stages(dir: &Path) {
     println!("  fold into matrix     {:>7.1} us", us(fold));
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(d) = dirs.pop() {
-        let mut entries: Vec<PathBuf> = fs::read_dir(&d)
-            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
-            .unwrap_or_default();
-        entries.sort();
-        for p in entries.into_iter().rev() {
-            if p.is_dir() {
-                dirs.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-fn run_analyze(bin: &str, dir: &Path, label: &str, since: DateTime<Utc>, until: DateTime<Utc>) {
+fn run_analyze(
+    bin: &str,
+    dir: &Path,
+    (label, run): (&str, u32),
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) {
     let out_file = dir.with_extension(format!("{}.json", label.replace(' ', "-")));
     let time_file = dir.with_extension("time.txt");
     let out = fs::File::create(&out_file).expect("output file");
@@ -376,8 +384,9 @@ fn run_analyze(bin: &str, dir: &Path, label: &str, since: DateTime<Utc>, until: 
     let cells = doc["matrix"]["cells"].as_array().map_or(0, Vec::len);
     let out_mib = fs::metadata(&out_file).map_or(0, |m| m.len()) as f64 / 1048576.0;
     println!(
-        "{label:>10} {merged:>9} {wall:>8.2} {:>11.0} {cpu:>7.2} {:>13.1} {cells:>7} {out_mib:>9.1}",
+        "{label:>10} {run:>4} {merged:>9} {wall:>8.2} {:>10.0} {cpu:>7.2} {:>11.1} {:>13.1} {cells:>7} {out_mib:>8.1}",
         merged as f64 / wall,
+        cpu * 1e6 / merged.max(1) as f64,
         rss_kib / 1024.0
     );
 }

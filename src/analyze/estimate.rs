@@ -52,15 +52,6 @@ impl Percentiles {
             p99_9: estimate(h, 0.999)?,
         })
     }
-
-    pub fn all(&self) -> [(&'static str, &Estimate); 4] {
-        [
-            ("p50", &self.p50),
-            ("p90", &self.p90),
-            ("p99", &self.p99),
-            ("p99.9", &self.p99_9),
-        ]
-    }
 }
 
 /// Quantile `q` of `h` with its order-statistic interval; `None` if empty.

@@ -141,8 +141,8 @@ impl Huffman {
     }
 
     /// `build` for lengths given in full.
-    fn build_all(&mut self, lengths: &[u8]) -> Result<i32> {
-        let mut used = [0u16; FIXED_LCODES];
+    fn build_all<const N: usize>(&mut self, lengths: &[u8; N]) -> Result<i32> {
+        let mut used = [0u16; N];
         let mut k = 0;
         for (sym, &l) in lengths.iter().enumerate() {
             if l != 0 {
@@ -320,14 +320,14 @@ impl Inflater {
         if nlen > MAX_LCODES || ndist > MAX_DCODES {
             return Err(InflateError("too many length or distance codes"));
         }
-        let mut lengths = [0u8; MAX_LCODES + MAX_DCODES];
+        let mut code_lengths = [0u8; 19];
         for &sym in &CL_ORDER[..ncode] {
-            lengths[sym] = bits.take(3)? as u8;
+            code_lengths[sym] = bits.take(3)? as u8;
         }
-        if self.lit.build_all(&lengths[..19])? != 0 {
+        if self.lit.build_all(&code_lengths)? != 0 {
             return Err(InflateError("incomplete code-length code"));
         }
-        lengths[..19].fill(0);
+        let mut lengths = [0u8; MAX_LCODES + MAX_DCODES];
         // Symbols with a non-zero length, ascending: what `build` visits.
         let mut used = [0u16; MAX_LCODES + MAX_DCODES];
         let mut nused = 0;
@@ -507,6 +507,9 @@ mod tests {
                 flipped[i] ^= 1 << bit;
             }
         }
+        // Failures leave nothing behind for the next stream.
+        inf.zlib(&good, &mut out).unwrap();
+        assert_eq!(out, sample(9, 300, 11));
         assert_eq!(
             inf.zlib(&[0x78, 0x9c], &mut out),
             Err(InflateError("stream ends early"))

@@ -141,7 +141,7 @@ fn geos(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     )?;
     writeln!(
         out,
-        "{:<16} {:<36} {:>9}  {:<26} {:>9}  verdict",
+        "{:<16} {:<44} {:>9}  {:<26} {:>9}  verdict",
         "geo", "today's regions", "today", "best direct", "penalty"
     )?;
     for g in &a.geos {
@@ -181,7 +181,7 @@ fn geo_row(g: &GeoSummary) -> String {
         (Verdict::NoRoutedData, _) => "no routed data".to_owned(),
     };
     format!(
-        "{:<16} {regions:<36} {today:>9}  {best:<26} {penalty:>9}  {verdict}",
+        "{:<16} {regions:<44} {today:>9}  {best:<26} {penalty:>9}  {verdict}",
         g.geo
     )
 }
