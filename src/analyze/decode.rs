@@ -265,3 +265,80 @@ fn format_error(bytes: &[u8], e: serde_json::Error) -> DecodeError {
         _ => DecodeError::Json(e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::{Geo, ProbeIdentity, Target};
+    use crate::probe::record::Attempt;
+    use crate::window::builder::WindowBuilder;
+
+    fn window() -> crate::window::Window {
+        let identity = ProbeIdentity {
+            id: "p1".into(),
+            location: "edge".into(),
+            region: None,
+            geo: Geo::default(),
+            lat: None,
+            lon: None,
+        };
+        let mut direct = Target::from_url("https://a.example/".parse().unwrap());
+        direct.region = Some("eu-west-1".into());
+        let mut routed = Target::from_url("https://b.example/".parse().unwrap());
+        routed.path = PathKind::Route53;
+        let start = "2026-11-29T21:00:00Z".parse().unwrap();
+        let mut b = WindowBuilder::new(identity, "sha256:ab".into(), &[direct, routed], start);
+        let ok = |served: Option<&str>| Attempt {
+            ttfb: Some(Duration::from_micros(900)),
+            served_by: served.map(str::to_owned),
+            ..Attempt::default()
+        };
+        b.record(0, &ok(Some("eu-west-1")));
+        b.record(1, &ok(Some("us-east-1")));
+        b.record(1, &ok(None));
+        b.finish(start).unwrap()
+    }
+
+    #[test]
+    fn regions_come_from_the_target_or_who_answered() {
+        let w = WindowDecoder::default()
+            .decode(&window().to_json().unwrap())
+            .unwrap();
+        assert_eq!(w.geo, "p1", "no geo id: the probe id");
+        let regions: Vec<(&str, PathKind)> = w
+            .parts
+            .iter()
+            .map(|p| (w.regions[p.region].as_str(), p.path))
+            .collect();
+        assert!(regions.contains(&("eu-west-1", PathKind::Direct)));
+        assert!(regions.contains(&("us-east-1", PathKind::Route53)));
+        assert!(regions.contains(&(UNKNOWN_REGION, PathKind::Route53)));
+        let routed = w.outcomes.iter().find(|o| o.path == PathKind::Route53);
+        assert_eq!(routed.map(|o| (o.region, o.attempts)), Some((None, 2)));
+    }
+
+    #[test]
+    fn damaged_windows_are_rejected_whole() {
+        let mut d = WindowDecoder::default();
+        let mut v = serde_json::to_value(window()).unwrap();
+        v["format"] = "geolat-window/9".into();
+        let err = d.decode(&serde_json::to_vec(&v).unwrap()).unwrap_err();
+        assert!(matches!(err, DecodeError::UnknownFormat(f) if f == "geolat-window/9"));
+        let mut v = serde_json::to_value(window()).unwrap();
+        v["series"][1]["count"] = 7.into();
+        let err = d.decode(&serde_json::to_vec(&v).unwrap()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("series 1: histogram holds 1 values but count says 7")
+        );
+        let err = d.decode(br#"{"hello": 1}"#).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown window format `<missing>` (this geolat reads geolat-window/1; upgrade geolat)"
+        );
+        let err = d.decode(b"[1, 2").unwrap_err();
+        assert!(err.to_string().starts_with("not a window: "), "{err}");
+    }
+}

@@ -174,7 +174,7 @@ impl SparseHistogram {
 }
 
 /// Pairs a cell collects before merging them into its buckets.
-const PENDING: usize = 128;
+const PENDING: usize = 64;
 
 /// A cell's histogram while windows are folded in.
 ///

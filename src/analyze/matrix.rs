@@ -109,7 +109,12 @@ impl MatrixBuilder {
         if row.len() <= region {
             row.resize(region + 1, [0; SLOTS]);
         }
-        let slot = &mut row[region][key.path as usize * Phase::ALL.len() + key.phase as usize];
+        let path = match key.path {
+            PathKind::Direct => 0,
+            PathKind::Route53 => 1,
+            PathKind::Accelerator => 2,
+        };
+        let slot = &mut row[region][path * Phase::ALL.len() + key.phase as usize];
         if *slot == 0 {
             self.cells.push((key, Accumulator::default()));
             *slot = u32::try_from(self.cells.len()).unwrap_or(u32::MAX);

@@ -59,6 +59,8 @@ pub struct LabSpec {
     pub port: u16,
     /// DNS port on 127.0.0.1; 0 picks a free one.
     pub dns_port: u16,
+    /// Endpoints spend delays busy (exact, costly): see [`endpoint::EndpointSpec`].
+    pub busy_wait: bool,
 }
 
 /// The loopback address of region `index`.
@@ -180,6 +182,7 @@ async fn start_endpoints(
                 bind,
                 delays: r.delays.clone(),
                 fault: None,
+                busy_wait: spec.busy_wait,
             };
             match Endpoint::start(es, pki.server.clone()).await {
                 Ok(e) => {

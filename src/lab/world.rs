@@ -160,6 +160,7 @@ impl WorldLab {
             regions: region_delays(&world, &geo_ips, degrade, &[]),
             port: 0,
             dns_port: 0,
+            busy_wait: false,
         };
         let lab = Lab::start(&spec).await?;
         let region_ips: BTreeMap<String, IpAddr> = lab

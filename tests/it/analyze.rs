@@ -2,8 +2,6 @@
 //! confidence and significance, window hygiene (duplicates, skew, late,
 //! corrupt, range), measured worlds, and the command line.
 
-use std::path::Path;
-use std::process::Output;
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
@@ -11,7 +9,7 @@ use geolat::analyze::confidence::rank_interval;
 use geolat::analyze::estimate::estimate;
 use geolat::analyze::geo::Verdict;
 use geolat::analyze::hist::SparseHistogram;
-use geolat::analyze::{Analysis, Scope, table, to_world};
+use geolat::analyze::{Analysis, Scope, table};
 use geolat::config::{Geo, PathKind, ProbeIdentity, Target};
 use geolat::probe::record::{Attempt, ErrorClass, Failure, Phase};
 use geolat::store::Store;
@@ -21,6 +19,10 @@ use geolat::world::topology::Topology;
 use tempfile::TempDir;
 
 use crate::util;
+
+mod cli;
+mod windows;
+mod world;
 
 const NEAR: &str = "eu-west-2";
 const FAR: &str = "us-east-1";
@@ -325,6 +327,7 @@ async fn insufficient_cells_are_marked_and_never_stated() {
         .cell("thin", PathKind::Direct, NEAR, Phase::Warm)
         .unwrap();
     assert!(near.sufficient(), "{near:?}");
+    util::assert_schema("analysis.schema.json", &serde_json::to_value(&a).unwrap());
     let g = &a.geos[0];
     // Today's region (FAR) is too thin to compare: no penalty is claimed.
     assert_eq!(g.verdict, Verdict::Insufficient);
@@ -349,66 +352,6 @@ async fn insufficient_cells_are_marked_and_never_stated() {
         .unwrap();
     assert!(near_row.contains('~'), "{near_row}");
     assert!(out.contains("insufficient: today's region"), "{out}");
-}
-
-#[tokio::test]
-async fn windows_are_screened_and_reported() {
-    let s = TestStore::new();
-    let attempts: Vec<(usize, Attempt)> = (0..25)
-        .map(|i| (DIRECT_NEAR, ok(10_000 + i, NEAR)))
-        .collect();
-    let base = t("2026-11-29T21:00:00Z");
-    let w =
-        |geo: &str, minute: i64| window(geo, base + chrono::Duration::minutes(minute), &attempts);
-    // On time.
-    s.put(&w("a", 0)).await;
-    // The same window again under another key: counted once.
-    let original = w("a", 1);
-    let key = s.put(&original).await;
-    let copy = key.replace(".json", "_copy.json");
-    std::fs::copy(s.dir.path().join(&key), s.dir.path().join(&copy)).unwrap();
-    s.written_at(&copy, original.end + chrono::Duration::seconds(3));
-    // Late: written two hours after it ended.
-    let late = s.put(&w("b", 2)).await;
-    s.written_at(&late, base + chrono::Duration::hours(2));
-    // Skewed: ends 20 minutes after the store says it was written.
-    let ahead = s.put(&w("c", 3)).await;
-    s.written_at(&ahead, base - chrono::Duration::minutes(16));
-    // Skewed: ends before it starts.
-    let mut backwards = w("d", 4);
-    backwards.end = backwards.start - chrono::Duration::seconds(30);
-    let backwards = s.put(&backwards).await;
-    s.written_at(&backwards, base + chrono::Duration::minutes(5));
-    // Corrupt: not JSON, and a window whose histogram is damaged.
-    let garbage = "windows/2026/11/29/21/20261129T210500.000Z_probe-x_feedface.json";
-    std::fs::write(s.dir.path().join(garbage), b"{not json").unwrap();
-    let mut damaged = w("e", 6);
-    damaged.series[0].histogram = "HISTbroken".into();
-    let damaged = s.put(&damaged).await;
-    // Outside the range: never read.
-    s.put(&w("f", 90)).await;
-
-    let a = s
-        .analyze("2026-11-29T21:00:00Z", "2026-11-29T22:00:00Z", Phase::Warm)
-        .await;
-    let r = &a.windows;
-    assert_eq!((r.read, r.merged), (8, 3), "{r:#?}");
-    assert_eq!(r.duplicates.len(), 1);
-    assert_eq!(r.duplicates[0].key, copy, "the later key is the duplicate");
-    assert_eq!(r.late.len(), 1);
-    assert_eq!(r.late[0].key, late);
-    assert!(r.late[0].problem.contains("1h 57m"), "{:?}", r.late);
-    let skewed: Vec<&str> = r.skewed.iter().map(|f| f.key.as_str()).collect();
-    assert_eq!(skewed, vec![ahead.as_str(), backwards.as_str()]);
-    let unreadable: Vec<&str> = r.unreadable.iter().map(|f| f.key.as_str()).collect();
-    assert_eq!(unreadable, vec![garbage, damaged.as_str()]);
-    assert!(r.unreadable[1].problem.contains("series 0"), "{r:?}");
-    assert_eq!(r.counts.unreadable, 2);
-    // Geo a counted once (50 samples, not 75); b (late) merged; c, d not.
-    let cell = |geo: &str| a.matrix.cell(geo, PathKind::Direct, NEAR, Phase::Warm);
-    assert_eq!(cell("a").unwrap().samples, 50);
-    assert_eq!(cell("b").unwrap().samples, 25);
-    assert!(cell("c").is_none() && cell("d").is_none() && cell("f").is_none());
 }
 
 fn topology(geos: &[&str]) -> Topology {
@@ -442,163 +385,4 @@ async fn two_geo_store() -> TestStore {
             .await;
     }
     s
-}
-
-#[tokio::test]
-async fn measurements_and_topology_make_a_valid_world() {
-    let s = two_geo_store().await;
-    let a = s
-        .analyze("2026-11-29T21:00:00Z", "2026-11-29T22:00:00Z", Phase::Warm)
-        .await;
-    let world = to_world(
-        &a.matrix,
-        &topology(&["GB-London", "DE-Berlin"]),
-        Phase::Warm,
-        vec!["test".into()],
-    )
-    .unwrap();
-    world.validate("measured").unwrap();
-    let london = &world.geos[world.geo_index("GB-London").unwrap()];
-    let cell = a
-        .matrix
-        .cell("GB-London", PathKind::Direct, NEAR, Phase::Warm)
-        .unwrap();
-    let l = london.latency_ms[NEAR];
-    assert_eq!(
-        l.p50,
-        cell.percentiles.unwrap().p50.value_us as f64 / 1000.0
-    );
-    assert!(l.p90.is_some(), "40 samples bound p90");
-    assert_eq!(
-        l.p99, None,
-        "40 samples cannot bound p99: left out, not invented"
-    );
-    assert!((10.0..10.1).contains(&l.min.unwrap()));
-    let routing = world.routing.as_ref().unwrap();
-    assert_eq!(routing["GB-London"][FAR], 0.75);
-    assert_eq!(routing["GB-London"][NEAR], 0.25);
-
-    let err = to_world(
-        &a.matrix,
-        &topology(&["GB-London", "FR-Paris"]),
-        Phase::Warm,
-        vec![],
-    )
-    .unwrap_err()
-    .to_string();
-    assert!(err.contains("FR-Paris -> eu-west-2 (no samples)"), "{err}");
-    assert!(err.contains("FR-Paris -> us-east-1"), "{err}");
-}
-
-// ---- the command line ----------------------------------------------------
-
-const BIN: &str = env!("CARGO_BIN_EXE_geolat");
-
-async fn geolat(args: &[&str]) -> Output {
-    tokio::process::Command::new(BIN)
-        .args(args)
-        .env_remove("GEOLAT_STORE")
-        .env_remove("GEOLAT_LOG")
-        .env_remove("RUST_LOG")
-        .output()
-        .await
-        .unwrap()
-}
-
-fn assert_user_error(o: &Output, needle: &str) {
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "exit code; stderr: {err}");
-    assert_eq!(err.lines().count(), 1, "one line expected: {err}");
-    assert!(err.starts_with("error: ") && err.contains(needle), "{err}");
-}
-
-#[tokio::test]
-async fn cli_json_holds_to_its_schema_and_writes_a_world() {
-    let s = two_geo_store().await;
-    let url = s.url();
-    let range = [
-        "--since",
-        "2026-11-29T21:00:00Z",
-        "--until",
-        "2026-11-29T22:00:00Z",
-    ];
-    let mut args = vec!["analyze", "--store", &url, "--json"];
-    args.extend(range);
-    let o = geolat(&args).await;
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    util::assert_schema("analysis.schema.json", &v);
-    assert_eq!(v["format"], "geolat-analysis/1");
-    assert_eq!(v["phase"], "warm");
-    assert_eq!(v["windows"]["merged"], 2);
-    assert_eq!(v["method"]["confidence_level"], 0.95);
-
-    let dir = tempfile::tempdir().unwrap();
-    let topo = dir.path().join("topology.json");
-    std::fs::write(
-        &topo,
-        serde_json::to_vec(&topology(&["GB-London"])).unwrap(),
-    )
-    .unwrap();
-    let world = dir.path().join("world.json");
-    let (topo, world_s) = (topo.to_str().unwrap(), world.to_str().unwrap());
-    let mut args = vec!["analyze", "--store", &url, "--phase", "ttfb"];
-    args.extend(range);
-    args.extend(["--topology", topo, "--world-out", world_s]);
-    let o = geolat(&args).await;
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let table = String::from_utf8_lossy(&o.stdout);
-    assert!(table.contains("latency at phase ttfb"), "{table}");
-    let w = geolat::world::World::load(&world).unwrap();
-    assert_eq!(w.geos.len(), 1);
-    assert!(!world.with_extension("json.tmp").exists());
-}
-
-#[tokio::test]
-async fn cli_bad_inputs_are_one_line_errors() {
-    let s = two_geo_store().await;
-    let url = s.url();
-    let dir = tempfile::tempdir().unwrap();
-    let missing = dir.path().join("nope").join("store");
-    let dead = format!("file://{}", missing.display());
-    let no_topo = dir.path().join("missing-topology.json");
-    let no_topo = no_topo.to_str().unwrap();
-    let out = dir.path().join("w.json");
-    let out = out.to_str().unwrap();
-    let cases: Vec<(Vec<&str>, &str)> = vec![
-        (
-            vec!["analyze", "--store", &dead],
-            "is not an existing directory",
-        ),
-        (
-            vec!["analyze", "--store", &url, "--since", "yesterday"],
-            "--since `yesterday`",
-        ),
-        (
-            vec![
-                "analyze",
-                "--store",
-                &url,
-                "--topology",
-                no_topo,
-                "--world-out",
-                out,
-            ],
-            "cannot read topology file",
-        ),
-        (
-            vec!["analyze", "--store", &url, "--phase", "rtt"],
-            "--phase `rtt`",
-        ),
-        (
-            vec!["analyze", "--store", &url, "--world-out", out],
-            "needs --topology",
-        ),
-    ];
-    for (args, needle) in cases {
-        let o = geolat(&args).await;
-        assert_user_error(&o, needle);
-    }
-    assert!(!missing.exists(), "analyze never creates a store");
-    assert!(!Path::new(out).exists());
 }

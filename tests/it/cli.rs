@@ -120,6 +120,7 @@ async fn lab_config(dir: &Path, samples: u32, duration: Option<&str>) -> (Lab, s
             .collect(),
         port: 0,
         dns_port: 0,
+        busy_wait: false,
     };
     let lab = Lab::start(&spec).await.unwrap();
     std::fs::write(dir.join("lab-ca.pem"), &lab.ca_pem).unwrap();

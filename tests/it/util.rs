@@ -63,6 +63,7 @@ pub async fn endpoint_with(
             bind: bind.parse::<SocketAddr>().unwrap(),
             delays,
             fault,
+            busy_wait: true,
         },
         pki.server.clone(),
     )

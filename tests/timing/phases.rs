@@ -68,53 +68,9 @@ fn delay_error(
     })
 }
 
-/// An endpoint served from a runtime and thread of its own, as a server in
-/// another process would be: sharing the probe's runtime, its work would
-/// delay the probe's wake-ups and blur the measurement.
-struct Server {
-    addr: std::net::SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Server {
-    fn start(delays: Delays) -> Server {
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let ep = util::endpoint("eu-central-1", "127.0.0.1:0", delays, None).await;
-                addr_tx.send(ep.addr()).unwrap();
-                let _ = stop_rx.await;
-                ep.shutdown(Duration::ZERO).await;
-            });
-        });
-        Server {
-            addr: addr_rx.recv().unwrap(),
-            stop: Some(stop),
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// The probe side runs single-threaded, as `geolat probe URL` does.
-#[tokio::test(flavor = "current_thread")]
+/// The endpoint spends its delays busy (`busy_wait`, see `precise_sleep`)
+/// so that the machine's idle wake-up latency does not blur ground truth.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_ttfb_and_warm_measure_the_injected_delay() {
     let _serial = crate::serial().await;
     let clients: [(IpAddr, Duration); 3] = [
@@ -126,8 +82,8 @@ async fn tls_ttfb_and_warm_measure_the_injected_delay() {
         default: Duration::ZERO,
         by_client: clients.iter().copied().collect::<HashMap<_, _>>(),
     };
-    let server = Server::start(delays);
-    let target = Target::from_url(util::url("127.0.0.1", server.addr, "/"));
+    let ep = util::endpoint("eu-central-1", "127.0.0.1:0", delays, None).await;
+    let target = Target::from_url(util::url("127.0.0.1", ep.addr(), "/"));
     let probers: Vec<_> = clients
         .iter()
         .map(|(ip, _)| {
@@ -146,7 +102,7 @@ async fn tls_ttfb_and_warm_measure_the_injected_delay() {
         let mut results: Vec<Vec<Attempt>> = vec![Vec::new(); clients.len()];
         for i in 0..30 {
             for (p, out) in probers.iter().zip(results.iter_mut()) {
-                let a = attempt(p, &target, i).await;
+                let a = p.attempt(&target, i).await;
                 assert!(a.failure.is_none(), "{:?}", a.failure);
                 assert_eq!(a.served_by.as_deref(), Some("eu-central-1"));
                 out.push(a);
@@ -175,7 +131,7 @@ async fn tls_ttfb_and_warm_measure_the_injected_delay() {
         failures.push(errors.join("; "));
     }
     assert!(failures.is_empty(), "{failures:#?}");
-    drop(server);
+    ep.shutdown(Duration::ZERO).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
