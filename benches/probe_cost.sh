@@ -96,7 +96,7 @@ fi
 [[ -x $GEOLAT ]] || die "no geolat binary at $GEOLAT"
 
 # --- lab --------------------------------------------------------------------
-"$GEOLAT" lab serve --ca-out "$TMP/ca.pem" --for 30m --delay "$DELAY_REGION=${DELAY_US}us" \
+"$GEOLAT" lab serve --busy-wait --ca-out "$TMP/ca.pem" --for 30m --delay "$DELAY_REGION=${DELAY_US}us" \
   >"$TMP/ready.json" 2>"$TMP/lab.log" &
 LAB_PID=$!
 for _ in $(seq 100); do [[ -s $TMP/ready.json ]] && break; sleep 0.1; done

@@ -28,6 +28,11 @@ pub struct Cli {
 }
 
 impl Cli {
+    /// Whether the command is a one-shot probe taking one sample at a time.
+    pub fn single_threaded(&self) -> bool {
+        matches!(&self.command, Command::Probe(p) if p.url.is_some() && p.concurrency <= 1)
+    }
+
     pub fn log_level(&self) -> &'static str {
         match self.verbose {
             0 => "warn,geolat=info",
