@@ -76,9 +76,9 @@ pub async fn run(args: LabArgs) -> anyhow::Result<()> {
     }
 }
 
-/// The built-in world's regions, each with a uniform delay.
-fn region_specs(delays: &BTreeMap<String, Duration>) -> Vec<RegionSpec> {
-    World::builtin()
+/// The world's regions, each with a uniform delay.
+fn region_specs(world: &World, delays: &BTreeMap<String, Duration>) -> Vec<RegionSpec> {
+    world
         .regions
         .iter()
         .map(|r| RegionSpec {
@@ -89,12 +89,12 @@ fn region_specs(delays: &BTreeMap<String, Duration>) -> Vec<RegionSpec> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let world = World::builtin();
     let mut delays = BTreeMap::new();
     for d in &args.delays {
         let (region, dur) = d.split_once('=').with_context(|| {
             format!("--delay `{d}`: write REGION=DURATION, e.g. eu-central-1=20ms")
         })?;
-        let world = World::builtin();
         if world.region_index(region).is_none() {
             let known: Vec<&str> = world.regions.iter().map(|r| r.id.as_str()).collect();
             anyhow::bail!(
@@ -112,7 +112,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .map(|s| config::parse_duration(s).map_err(|p| anyhow::anyhow!("--for: {p}")))
         .transpose()?;
     let spec = LabSpec {
-        regions: region_specs(&delays),
+        regions: region_specs(&world, &delays),
         port: args.port,
         dns_port: args.dns_port,
         busy_wait: args.busy_wait,

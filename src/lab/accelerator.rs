@@ -85,10 +85,6 @@ impl LabAccelerator {
         self.addr
     }
 
-    pub fn config(&self) -> AcceleratorConfig {
-        self.config.read().map(|c| c.clone()).unwrap_or_default()
-    }
-
     pub fn set_dial(&self, region: &str, traffic_dial: f64) {
         if let Ok(mut c) = self.config.write()
             && let Some(g) = c.groups.get_mut(region)

@@ -137,19 +137,6 @@ impl Lab {
         })
     }
 
-    /// `https://<region>.lab.geolat.test:PORT/` for each region.
-    pub fn region_urls(&self) -> Vec<(String, String)> {
-        self.endpoints
-            .iter()
-            .map(|e| {
-                (
-                    e.region().to_owned(),
-                    format!("https://{}:{}/", region_host(e.region()), self.port),
-                )
-            })
-            .collect()
-    }
-
     pub fn service_url(&self) -> String {
         format!("https://{SERVICE_NAME}:{}/", self.port)
     }

@@ -54,10 +54,6 @@ impl Prober {
         })
     }
 
-    pub fn settings(&self) -> &ProbeSettings {
-        &self.settings
-    }
-
     /// One attempt on a fresh connection. `sample` picks which of several
     /// addresses to use (round-robin across samples), so every address a name
     /// resolves to is measured over a window.

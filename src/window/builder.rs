@@ -174,54 +174,6 @@ impl WindowBuilder {
         }
     }
 
-    /// The histogram of one phase merged over every target and served_by.
-    pub fn phase_histogram(&self, phase: Phase) -> Option<Histogram<u64>> {
-        let mut merged: Option<Histogram<u64>> = None;
-        for (k, v) in &self.series {
-            if k.phase != phase {
-                continue;
-            }
-            let h = v.histogram();
-            match &mut merged {
-                None => merged = Some(h),
-                Some(m) => {
-                    // Both auto-resize, so adding cannot run out of range.
-                    let _ = m.add(&h);
-                }
-            }
-        }
-        merged
-    }
-
-    /// Error counts by class over all targets.
-    pub fn error_totals(&self) -> std::collections::BTreeMap<ErrorClass, u64> {
-        let mut out = std::collections::BTreeMap::new();
-        for (k, n) in &self.errors {
-            *out.entry(k.class).or_default() += n;
-        }
-        out
-    }
-
-    /// Attempts by the region that answered them.
-    pub fn served_by_counts(&self) -> std::collections::BTreeMap<String, u64> {
-        let mut out = std::collections::BTreeMap::new();
-        for (k, v) in &self.series {
-            // Every answered attempt has exactly one first-phase-after-TLS value.
-            if k.phase == Phase::Ttfb {
-                let name = k
-                    .served_by
-                    .and_then(|i| self.regions.get(i as usize).cloned())
-                    .unwrap_or_else(|| "unknown".to_owned());
-                let n = match v {
-                    Values::Sparse(s) => s.len() as u64,
-                    Values::Dense(h) => h.len(),
-                };
-                *out.entry(name).or_default() += n;
-            }
-        }
-        out
-    }
-
     /// Encodes every series; the window's end is `end`.
     pub fn finish(self, end: DateTime<Utc>) -> Result<Window, CodecError> {
         let region = |i: Option<u32>| i.and_then(|i| self.regions.get(i as usize).cloned());
@@ -330,10 +282,22 @@ mod tests {
         };
         b.record(0, &ok);
         b.record(0, &failed);
-        assert_eq!(b.error_totals()[&ErrorClass::TlsCert], 1);
-        assert!(b.phase_histogram(Phase::Tls).is_none());
-        assert_eq!(b.phase_histogram(Phase::Tcp).unwrap().len(), 2);
         let w = b.finish(Utc::now()).unwrap();
+        let tls_cert: u64 = w
+            .errors
+            .iter()
+            .filter(|e| e.class == ErrorClass::TlsCert)
+            .map(|e| e.count)
+            .sum();
+        assert_eq!(tls_cert, 1);
+        assert!(w.series.iter().all(|s| s.phase != Phase::Tls));
+        let tcp: u64 = w
+            .series
+            .iter()
+            .filter(|s| s.phase == Phase::Tcp)
+            .map(|s| s.count)
+            .sum();
+        assert_eq!(tcp, 2);
         assert_eq!(w.targets[0].attempts, 2);
         assert_eq!(w.errors.len(), 1);
         assert_eq!(w.errors[0].phase, Phase::Tls);
