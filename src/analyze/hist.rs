@@ -210,6 +210,13 @@ impl Accumulator {
         self.merged.buckets() + self.pending.capacity()
     }
 
+    /// Adds everything `other` accumulated.
+    pub fn absorb(&mut self, other: Accumulator) {
+        let other = other.finish();
+        self.flush();
+        self.merged.merge_sorted(&other.buckets);
+    }
+
     pub fn finish(mut self) -> SparseHistogram {
         self.flush();
         self.merged

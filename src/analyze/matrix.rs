@@ -99,6 +99,36 @@ impl MatrixBuilder {
         }
     }
 
+    /// Folds in a builder that folded other windows (of other probes, or
+    /// other times): the result is what one builder folding both would hold.
+    pub fn merge(&mut self, other: MatrixBuilder) {
+        let geos: Vec<u32> = other.geos.names.iter().map(|g| self.geos.id(g)).collect();
+        let regions: Vec<u32> = other
+            .regions
+            .names
+            .iter()
+            .map(|r| self.regions.id(r))
+            .collect();
+        for (key, acc) in other.cells {
+            let cell = self.cell(CellKey {
+                geo: geos[key.geo as usize],
+                region: regions[key.region as usize],
+                ..key
+            });
+            self.cells[cell].1.absorb(acc);
+        }
+        for (key, (attempts, errors)) in other.groups {
+            let key = GroupKey {
+                geo: geos[key.geo as usize],
+                region: key.region.map(|r| regions[r as usize]),
+                ..key
+            };
+            let g = self.groups.entry(key).or_default();
+            g.0 += attempts;
+            g.1 += errors;
+        }
+    }
+
     /// The index of `key`'s cell in `cells`, created if new.
     fn cell(&mut self, key: CellKey) -> usize {
         let (geo, region) = (key.geo as usize, key.region as usize);
@@ -296,5 +326,60 @@ impl Matrix {
         geos.sort_unstable();
         geos.dedup();
         geos
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::decode::{Outcome as Tally, Part};
+
+    /// A window from `geo` with one direct series towards `region`.
+    fn window(geo: &str, region: &str, buckets: Vec<(u32, u64)>) -> DecodedWindow {
+        DecodedWindow {
+            probe_id: geo.into(),
+            geo: geo.into(),
+            start: chrono::DateTime::UNIX_EPOCH,
+            end: chrono::DateTime::UNIX_EPOCH,
+            config_digest: String::new(),
+            regions: vec![region.into()],
+            parts: vec![Part {
+                region: 0,
+                path: PathKind::Direct,
+                phase: Phase::Tls,
+                count: buckets.iter().map(|b| b.1).sum(),
+                buckets: 0..buckets.len(),
+            }],
+            buckets,
+            outcomes: vec![Tally {
+                path: PathKind::Direct,
+                region: Some(0),
+                attempts: 3,
+                errors: 1,
+            }],
+        }
+    }
+
+    #[test]
+    fn merging_builders_equals_folding_into_one() {
+        let windows = [
+            window("de", "eu-west-1", vec![(900, 2), (1_200, 1)]),
+            window("br", "us-east-1", vec![(2_000, 1)]),
+            window("de", "eu-west-1", vec![(900, 1), (1_500, 4)]),
+            window("de", "us-east-1", vec![(3_000, 2)]),
+        ];
+        let mut one = MatrixBuilder::default();
+        windows.iter().for_each(|w| one.add(w));
+        // Other interning orders on each side of the merge.
+        let (mut a, mut b) = (MatrixBuilder::default(), MatrixBuilder::default());
+        a.add(&windows[3]);
+        a.add(&windows[0]);
+        b.add(&windows[1]);
+        b.add(&windows[2]);
+        a.merge(b);
+        let (one, merged) = (one.finish(), a.finish());
+        assert_eq!(merged, one);
+        let de = merged.cell("de", PathKind::Direct, "eu-west-1", Phase::Tls);
+        assert_eq!(de.map(|c| (c.samples, c.attempts, c.errors)), Some((8, 6, 2)));
     }
 }

@@ -17,6 +17,10 @@
 //!   copies. Windows are screened in key order, so the first key is kept.
 //!   Only a 64-bit fingerprint per window is remembered (SipHash; a false
 //!   duplicate among a million windows has odds of about 3 in 10^8).
+//!   Screens working in parallel share the fingerprints ([`Seen`]): each
+//!   window is still merged once. Which copy is kept stays the first key as
+//!   long as copies of one probe's window go to the same screen, as the
+//!   analysis's partition by the probe named in the key ensures.
 //! - **Late** (merged, reported): written more than the tolerance after its
 //!   end (a probe that could not reach the store in time, a backfill).
 //! - **Out of range** (not merged, counted): the key says the window is in
@@ -24,6 +28,7 @@
 
 use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -76,22 +81,41 @@ pub enum Verdict {
     Skip,
 }
 
+/// Fingerprints of the windows merged so far, shared by the screens of
+/// one analysis.
+#[derive(Debug, Clone, Default)]
+pub struct Seen(Arc<Mutex<HashSet<u64>>>);
+
+impl Seen {
+    /// Whether `fingerprint` is new (and now remembered).
+    fn first(&self, fingerprint: u64) -> bool {
+        // A set of integers stays consistent even if a holder panicked.
+        let mut set = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        set.insert(fingerprint)
+    }
+}
+
 /// Screens windows one by one, in key order.
 pub struct Screen {
     since: DateTime<Utc>,
     until: DateTime<Utc>,
     now: DateTime<Utc>,
-    seen: HashSet<u64>,
+    seen: Seen,
     report: WindowsReport,
 }
 
 impl Screen {
-    pub fn new(since: DateTime<Utc>, until: DateTime<Utc>, now: DateTime<Utc>) -> Screen {
+    pub fn new(
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+        seen: Seen,
+    ) -> Screen {
         Screen {
             since,
             until,
             now,
-            seen: HashSet::new(),
+            seen,
             report: WindowsReport::default(),
         }
     }
@@ -115,7 +139,7 @@ impl Screen {
             self.report.out_of_range += 1;
             return Verdict::Skip;
         }
-        if !self.seen.insert(fingerprint(w)) {
+        if !self.seen.first(fingerprint(w)) {
             self.report.counts.duplicates += 1;
             let problem = format!(
                 "same probe `{}`, start {} and config digest as a window read before it",
@@ -135,8 +159,39 @@ impl Screen {
         Verdict::Merge
     }
 
+    /// Takes in what a screen of the same analysis working in parallel saw.
+    pub fn merge(&mut self, other: Screen) {
+        self.report.merge(other.report);
+    }
+
     pub fn finish(self) -> WindowsReport {
         self.report
+    }
+}
+
+impl WindowsReport {
+    /// Adds the report of a screen that saw other windows of the same
+    /// analysis. Lists stay in key order and stop at [`LISTED_MAX`]; each
+    /// screen kept its first keys, so the merged list holds the first keys
+    /// of all.
+    pub fn merge(&mut self, other: WindowsReport) {
+        self.read += other.read;
+        self.merged += other.merged;
+        self.out_of_range += other.out_of_range;
+        self.counts.duplicates += other.counts.duplicates;
+        self.counts.skewed += other.counts.skewed;
+        self.counts.late += other.counts.late;
+        self.counts.unreadable += other.counts.unreadable;
+        for (list, more) in [
+            (&mut self.duplicates, other.duplicates),
+            (&mut self.skewed, other.skewed),
+            (&mut self.late, other.late),
+            (&mut self.unreadable, other.unreadable),
+        ] {
+            list.extend(more);
+            list.sort_by(|a, b| a.key.cmp(&b.key));
+            list.truncate(LISTED_MAX);
+        }
     }
 }
 
@@ -213,7 +268,7 @@ mod tests {
     #[test]
     fn each_problem_is_named_and_counted() {
         let now = t("2026-11-29T22:00:00Z");
-        let mut s = Screen::new(t("2026-11-29T21:00:00Z"), now, now);
+        let mut s = Screen::new(t("2026-11-29T21:00:00Z"), now, now, Seen::default());
         let ok = window("a", "2026-11-29T21:00:00Z", "2026-11-29T21:01:00Z");
         let written = t("2026-11-29T21:01:02Z");
         assert_eq!(s.check("k1", written, &ok), Verdict::Merge);
@@ -255,9 +310,30 @@ mod tests {
     #[test]
     fn future_start_is_skew() {
         let now = t("2026-11-29T22:00:00Z");
-        let mut s = Screen::new(now, now + Duration::hours(2), now);
+        let mut s = Screen::new(now, now + Duration::hours(2), now, Seen::default());
         let w = window("a", "2026-11-29T23:00:00Z", "2026-11-29T23:01:00Z");
         assert_eq!(s.check("k", t("2026-11-29T23:01:00Z"), &w), Verdict::Skip);
         assert!(s.finish().skewed[0].problem.contains("1h 0m in the future"));
+    }
+
+    #[test]
+    fn parallel_screens_merge_once_and_report_in_key_order() {
+        let now = t("2026-11-29T22:00:00Z");
+        let seen = Seen::default();
+        let since = t("2026-11-29T21:00:00Z");
+        let mut a = Screen::new(since, now, now, seen.clone());
+        let mut b = Screen::new(since, now, now, seen);
+        let w = window("p", "2026-11-29T21:00:00Z", "2026-11-29T21:01:00Z");
+        let written = t("2026-11-29T21:01:02Z");
+        assert_eq!(b.check("k2", written, &w), Verdict::Merge);
+        assert_eq!(a.check("k1", written, &w), Verdict::Skip, "seen by b");
+        b.unreadable("k0", "not JSON".into());
+        a.unreadable("k3", "not JSON".into());
+        let mut r = a.finish();
+        r.merge(b.finish());
+        assert_eq!((r.read, r.merged), (4, 1));
+        assert_eq!(r.counts.duplicates, 1);
+        let keys: Vec<&str> = r.unreadable.iter().map(|f| f.key.as_str()).collect();
+        assert_eq!(keys, ["k0", "k3"]);
     }
 }

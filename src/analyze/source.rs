@@ -1,39 +1,44 @@
 //! The I/O edge of analysis: list a store's windows for a range, fetch and
-//! decode them concurrently, and fold each into the matrix as it arrives.
+//! decode them concurrently, screen each and fold it into the matrix.
 //!
 //! Streaming keeps memory flat: the listing is produced an hour at a time,
 //! a bounded number of windows is in flight, and a decoded window is
-//! dropped as soon as it is folded in. Decoding (JSON, base64, inflate) is
-//! CPU work and runs on tokio's blocking pool so every core takes part,
-//! while folding stays in this task, in key order: duplicates then resolve
-//! the same way on every run (the first key wins).
+//! dropped as soon as it is folded in.
 //!
-//! A local store is read in batches of [`LOCAL_BATCH`] files per blocking
-//! task (read and decode back to back, buffers reused): a day is some
-//! 300,000 files of 11 KiB, and one thread hand-off per file (let alone
-//! `object_store`'s two) costs more than reading one. A remote store is
-//! fetched window by window, [`REMOTE_CONCURRENCY`] at once, to hide round
-//! trips.
+//! A local store is read by one worker per core, each on the blocking
+//! pool with its own decoder, screen and matrix, merged at the end (folding
+//! adds counts, so the order of merging does not matter). Windows are
+//! partitioned by the probe named in their key, so each worker sees a
+//! probe's windows in key order and a duplicate resolves the same way on
+//! every run (the first key wins). A day is some 300,000 files of 11 KiB:
+//! one thread hand-off per file (let alone `object_store`'s two) costs more
+//! than reading one, and folding on a single thread left half of a
+//! two-core machine idle, so files travel to workers in batches of
+//! [`LOCAL_BATCH`] and each worker reads, decodes and folds on its own. A
+//! remote store is fetched window by window, [`REMOTE_CONCURRENCY`] at
+//! once, to hide round trips, and folded as windows arrive.
 
 use std::cell::RefCell;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Read as _;
 use std::path::PathBuf;
 
 use futures::TryStreamExt as _;
+use tokio::sync::mpsc;
 
 use super::decode::{DecodedWindow, WindowDecoder};
 use super::matrix::MatrixBuilder;
 use super::report::{Analysis, Scope};
-use super::screen::{Screen, Verdict};
+use super::screen::{Screen, Seen, Verdict};
 use crate::store::{Store, StoreError, WindowObject};
 
 /// Windows fetched at once from a remote store.
 pub const REMOTE_CONCURRENCY: usize = 16;
-/// Files read and decoded per blocking task from a local store.
+/// Files handed to a local worker at once.
 pub const LOCAL_BATCH: usize = 32;
-/// Local batches in flight: enough to keep two cores busy, and at most
-/// 128 decoded windows (about a megabyte) waiting to be folded.
-const LOCAL_BATCHES: usize = 4;
+/// Batches queued per local worker: enough that a worker never waits for
+/// the listing, few enough that memory stays flat.
+const QUEUED_BATCHES: usize = 64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AnalyzeError {
@@ -46,7 +51,7 @@ pub enum AnalyzeError {
 /// A window's content, or why there is none to merge.
 type Fetched = Result<DecodedWindow, String>;
 
-/// One decoder and read buffer per blocking-pool thread.
+/// One decoder and read buffer per thread.
 #[derive(Default)]
 struct Reader {
     decoder: WindowDecoder,
@@ -79,6 +84,13 @@ struct Fold {
 }
 
 impl Fold {
+    fn new(scope: &Scope, seen: Seen) -> Fold {
+        Fold {
+            screen: Screen::new(scope.since, scope.until, scope.now, seen),
+            matrix: MatrixBuilder::default(),
+        }
+    }
+
     fn take(&mut self, obj: &WindowObject, fetched: Fetched) {
         match fetched {
             Err(problem) => self.screen.unreadable(&obj.key, problem),
@@ -89,30 +101,23 @@ impl Fold {
             }
         }
     }
+
+    fn merge(&mut self, other: Fold) {
+        self.screen.merge(other.screen);
+        self.matrix.merge(other.matrix);
+    }
 }
 
 /// Analyses every window in the store that started in the scope's range.
 pub async fn analyze(store: &Store, scope: Scope) -> Result<Analysis, AnalyzeError> {
-    let mut fold = Fold {
-        screen: Screen::new(scope.since, scope.until, scope.now),
-        matrix: MatrixBuilder::default(),
-    };
+    let seen = Seen::default();
     let objects = store
         .window_objects(scope.since, scope.until)
         .map_err(AnalyzeError::from);
-    if store.is_local() {
-        let batches = objects
-            .try_chunks(LOCAL_BATCH)
-            .map_err(|e| e.1)
-            .map_ok(|batch| read_local(store, batch))
-            .try_buffered(LOCAL_BATCHES);
-        let mut batches = std::pin::pin!(batches);
-        while let Some(batch) = batches.try_next().await? {
-            for (obj, fetched) in batch {
-                fold.take(&obj, fetched);
-            }
-        }
+    let fold = if store.is_local() {
+        fold_local(store, &scope, &seen, objects).await?
     } else {
+        let mut fold = Fold::new(&scope, seen);
         let windows = objects
             .map_ok(|obj| fetch_remote(store, obj))
             .try_buffered(REMOTE_CONCURRENCY);
@@ -120,7 +125,8 @@ pub async fn analyze(store: &Store, scope: Scope) -> Result<Analysis, AnalyzeErr
         while let Some((obj, fetched)) = windows.try_next().await? {
             fold.take(&obj, fetched);
         }
-    }
+        fold
+    };
     let (cells, buckets) = fold.matrix.size();
     tracing::debug!(cells, buckets, "matrix folded");
     Ok(Analysis::new(
@@ -130,24 +136,86 @@ pub async fn analyze(store: &Store, scope: Scope) -> Result<Analysis, AnalyzeErr
     ))
 }
 
-async fn read_local(
+/// A batch of windows for a local worker, with their files.
+type Batch = Vec<(WindowObject, Option<PathBuf>)>;
+
+async fn fold_local(
     store: &Store,
-    batch: Vec<WindowObject>,
-) -> Result<Vec<(WindowObject, Fetched)>, AnalyzeError> {
-    let paths: Vec<Option<PathBuf>> = batch.iter().map(|o| store.local_path(&o.key)).collect();
-    let read = tokio::task::spawn_blocking(move || {
-        READER.with_borrow_mut(|r| {
-            batch
-                .into_iter()
-                .zip(paths)
-                .map(|(obj, path)| {
-                    let fetched = r.read(path);
-                    (obj, fetched)
-                })
-                .collect()
-        })
+    scope: &Scope,
+    seen: &Seen,
+    objects: impl futures::Stream<Item = Result<WindowObject, AnalyzeError>>,
+) -> Result<Fold, AnalyzeError> {
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut senders = Vec::with_capacity(workers);
+    let mut handles = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        let (tx, rx) = mpsc::channel::<Batch>(QUEUED_BATCHES);
+        let fold = Fold::new(scope, seen.clone());
+        senders.push(tx);
+        handles.push(tokio::task::spawn_blocking(move || work(rx, fold)));
+    }
+    let mut pending: Vec<Batch> = (0..workers)
+        .map(|_| Vec::with_capacity(LOCAL_BATCH))
+        .collect();
+    let mut objects = std::pin::pin!(objects);
+    let listed = async {
+        while let Some(obj) = objects.try_next().await? {
+            let w = partition(&obj.key, workers);
+            let path = store.local_path(&obj.key);
+            pending[w].push((obj, path));
+            if pending[w].len() == LOCAL_BATCH {
+                let batch = std::mem::replace(&mut pending[w], Vec::with_capacity(LOCAL_BATCH));
+                // A worker only stops early by panicking; its join says so.
+                if senders[w].send(batch).await.is_err() {
+                    break;
+                }
+            }
+        }
+        for (tx, batch) in senders.iter().zip(pending) {
+            if !batch.is_empty() {
+                let _ = tx.send(batch).await;
+            }
+        }
+        Ok::<_, AnalyzeError>(())
+    }
+    .await;
+    drop(senders);
+    let mut folds = Vec::with_capacity(workers);
+    for h in handles {
+        folds.push(h.await?);
+    }
+    listed?;
+    let mut folds = folds.into_iter();
+    let mut fold = folds
+        .next()
+        .unwrap_or_else(|| Fold::new(scope, seen.clone()));
+    for other in folds {
+        fold.merge(other);
+    }
+    Ok(fold)
+}
+
+/// A local worker: read, decode, screen and fold every batch it is sent.
+fn work(mut rx: mpsc::Receiver<Batch>, mut fold: Fold) -> Fold {
+    READER.with_borrow_mut(|reader| {
+        while let Some(batch) = rx.blocking_recv() {
+            for (obj, path) in batch {
+                let fetched = reader.read(path);
+                fold.take(&obj, fetched);
+            }
+        }
     });
-    Ok(read.await?)
+    fold
+}
+
+/// The worker for a key: by the probe it names (`<start>_<probe>_...`), so
+/// all windows of one probe, copies included, go to one worker in order.
+fn partition(key: &str, workers: usize) -> usize {
+    let name = key.rsplit('/').next().unwrap_or(key);
+    let probe = name.split('_').nth(1).unwrap_or(name);
+    let mut h = DefaultHasher::new();
+    probe.hash(&mut h);
+    (h.finish() % workers as u64) as usize
 }
 
 async fn fetch_remote(
