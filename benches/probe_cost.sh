@@ -267,12 +267,40 @@ done
 acc_row geolat $(jq -r '[.phases.tls.p50_us, .phases.ttfb.p50_us] | @tsv' "$TMP/acc_geolat_base.json" "$TMP/acc_geolat_delayed.json" |
   awk '{a[NR] = $1; b[NR] = $2} END {print a[1], a[2], b[1], b[2]}')
 
+# geolat as curl is measured: one process per sample, alternating endpoints.
+# Back to back (above), every undelayed sample follows another with the CPU
+# and caches hot, while every delayed one resumes after 20 ms idle; here
+# both follow a process start, as curl's do.
+log "accuracy: geolat, $ACC_N samples per endpoint (one process per sample, interleaved)"
+export GEOLAT URL_D ACC_N
+step timeout "$STEP_TIMEOUT" bash -c '
+  for ((i = 0; i < ACC_N; i++)); do
+    for which in base delayed; do
+      if [[ $which == base ]]; then u=$URL; else u=$URL_D; fi
+      "$GEOLAT" probe "$u" -n 1 --warm 0 --ca "$CA" --json |
+        jq -r "[.phases.tls.p50_us // \"ERR\", .phases.ttfb.p50_us // \"ERR\", (.served_by | keys | join(\",\"))] | @tsv" \
+        >>"$0/acc_geolat1_$which.out"
+    done
+  done' "$TMP" || die "geolat interleaved accuracy loop failed (124: timed out)"
+for which in base delayed; do
+  if [[ $which == base ]]; then region=us-east-1; else region=$DELAY_REGION; fi
+  f="$TMP/acc_geolat1_$which.out"
+  ok=$(awk -v r="$region" '$1 != "ERR" && $2 != "ERR" && $3 == r' "$f" | wc -l)
+  [[ $ok -eq $ACC_N && $(wc -l <"$f") -eq $ACC_N ]] ||
+    die "geolat interleaved accuracy ($which): $ok/$ACC_N answered by $region; first others: $(awk -v r="$region" '$3 != r' "$f" | head -3 | tr '\n' ';')"
+done
+acc_row "geolat interleaved" \
+  "$(awk '{print $1}' "$TMP/acc_geolat1_base.out" | median 1)" \
+  "$(awk '{print $1}' "$TMP/acc_geolat1_delayed.out" | median 1)" \
+  "$(awk '{print $2}' "$TMP/acc_geolat1_base.out" | median 1)" \
+  "$(awk '{print $2}' "$TMP/acc_geolat1_delayed.out" | median 1)"
+
 # curl: one process per sample, alternating undelayed / delayed endpoint.
 # tls = appconnect - connect, ttfb = starttransfer - appconnect; the region
 # header confirms which endpoint answered.
 ACC_FMT='%{http_code} %{time_connect} %{time_appconnect} %{time_starttransfer} %header{x-region}\n'
 log "accuracy: curl, $ACC_N samples per endpoint (interleaved)"
-export URL_D ACC_FMT ACC_N
+export ACC_FMT
 step timeout "$STEP_TIMEOUT" bash -c '
   for ((i = 0; i < ACC_N; i++)); do
     curl -s -o /dev/null --cacert "$CA" -w "$ACC_FMT" "$URL" >>"$0/acc_curl_base.out" || echo "ERR $?" >>"$0/acc_curl_base.out"
@@ -328,16 +356,17 @@ echo "       ttfb = request written -> first response byte (blackbox: phase \"pr
 echo
 echo "accuracy: $ACC_N fresh-connection samples per endpoint and tool, $URL (no delay) vs $URL_D ($DELAY_REGION, +${DELAY_US}us injected)"
 printf '%-18s | %14s %14s | %15s %15s\n' tool "tls extra (us)" "tls error (us)" "ttfb extra (us)" "ttfb error (us)"
-for tool in geolat curl blackbox_exporter; do
+for tool in geolat "geolat interleaved" curl blackbox_exporter; do
   read -r tx te fx fe _ <<<"${ACC[$tool]}"
   printf '%-18s | %14d %14s | %15d %15s\n' "$tool" "$tx" "$(printf '%+d' "$te")" "$fx" "$(printf '%+d' "$fe")"
 done
 echo "notes: extra = median(delayed) - median(undelayed); error = extra - ${DELAY_US}. Medians (tls, ttfb) in us:"
-for tool in geolat curl blackbox_exporter; do
+for tool in geolat "geolat interleaved" curl blackbox_exporter; do
   read -r _ _ _ _ tb td fb fd <<<"${ACC[$tool]}"
   printf '       %-18s tls %6d -> %6d, ttfb %6d -> %6d\n' "$tool" "$tb" "$td" "$fb" "$fd"
 done
 echo "       geolat: p50_us of its HDR histogram (3 significant digits: 16 us buckets near 20 ms, reported as"
 echo "       the bucket's top); curl: tls = appconnect - connect, ttfb = starttransfer - appconnect;"
-echo "       blackbox: phases \"tls\" and \"processing\". geolat runs both endpoints back to back, curl and"
-echo "       blackbox alternate between them sample by sample."
+echo "       blackbox: phases \"tls\" and \"processing\". geolat: one process per endpoint, $ACC_N samples back to"
+echo "       back; geolat interleaved, curl and blackbox alternate between the endpoints sample by sample"
+echo "       (geolat interleaved and curl: one process per sample)."

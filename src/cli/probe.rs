@@ -216,13 +216,15 @@ async fn oneshot(args: &ProbeArgs, url: &str) -> anyhow::Result<()> {
         .context("cannot encode the window")?;
     let summary =
         summary::summarize(&window, url.as_str(), tls).context("cannot summarise the window")?;
-    let mut out = std::io::stdout();
+    // Buffered: stdout is line-buffered, and pretty JSON is many lines.
+    let mut out = std::io::BufWriter::new(std::io::stdout());
     if args.json {
         serde_json::to_writer_pretty(&mut out, &summary)?;
         writeln!(out)?;
     } else {
         render_table(&summary, &mut out)?;
     }
+    out.flush()?;
     if let Some(store) = store {
         let key = save(&store, &window).await?;
         tracing::info!(store = store.url(), key, "window stored");
@@ -288,9 +290,10 @@ async fn configured(args: &ProbeArgs, file: &std::path::Path) -> anyhow::Result<
             );
         }
         None => {
-            let mut out = std::io::stdout();
+            let mut out = std::io::BufWriter::new(std::io::stdout());
             serde_json::to_writer_pretty(&mut out, &window)?;
             writeln!(out)?;
+            out.flush()?;
         }
     }
     Ok(())
