@@ -380,6 +380,9 @@ mod tests {
         let (one, merged) = (one.finish(), a.finish());
         assert_eq!(merged, one);
         let de = merged.cell("de", PathKind::Direct, "eu-west-1", Phase::Tls);
-        assert_eq!(de.map(|c| (c.samples, c.attempts, c.errors)), Some((8, 6, 2)));
+        assert_eq!(
+            de.map(|c| (c.samples, c.attempts, c.errors)),
+            Some((8, 6, 2))
+        );
     }
 }

@@ -110,37 +110,23 @@ pub fn url(host: &str, addr: SocketAddr, path: &str) -> url::Url {
 }
 
 /// A Python with the packages of tests/requirements.txt, in `.venv` at the
-/// repository root, created on first use so `cargo test` needs no setup.
+/// repository root, made (or updated) on first use by tests/setup-python.sh
+/// so `cargo test` needs no setup. The script locks the venv, so test
+/// binaries running at once share one install. A missing Python is a
+/// failure, never a skipped test.
 pub fn python_venv() -> PathBuf {
     static PY: OnceLock<PathBuf> = OnceLock::new();
     PY.get_or_init(|| {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let py = root.join(".venv/bin/python");
-        let ready = |py: &PathBuf| {
-            Command::new(py)
-                .args(["-c", "import hdrh"])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        };
-        if !ready(&py) {
-            let status = Command::new("python3")
-                .args(["-m", "venv"])
-                .arg(root.join(".venv"))
-                .status()
-                .expect("python3 is needed for the cross-implementation tests");
-            assert!(status.success(), "python3 -m venv .venv failed");
-            let status = Command::new(&py)
-                .args(["-m", "pip", "install", "--quiet", "-r"])
-                .arg(root.join("tests/requirements.txt"))
-                .status()
-                .expect("pip runs");
-            assert!(
-                status.success(),
-                "pip install -r tests/requirements.txt failed"
-            );
-        }
-        assert!(ready(&py), "{} cannot import hdrh", py.display());
-        py
+        let out = Command::new(root.join("tests/setup-python.sh"))
+            .output()
+            .expect("tests/setup-python.sh runs (needs sh)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        root.join(".venv/bin/python")
     })
     .clone()
 }
