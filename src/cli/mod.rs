@@ -6,6 +6,7 @@ mod advise;
 mod analyze;
 mod lab;
 mod probe;
+mod routing;
 mod store;
 mod time;
 
@@ -55,6 +56,9 @@ pub enum Command {
     Store(store::StoreCommand),
     /// Local lab: emulated regions with injected latency, no cloud account needed.
     Lab(lab::LabArgs),
+    /// Routing on AWS: what Route 53 and Global Accelerator route today.
+    #[command(subcommand)]
+    Routing(routing::RoutingCommand),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -64,6 +68,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Advise(args) => advise::run(args).await,
         Command::Store(cmd) => store::run(cmd).await,
         Command::Lab(args) => lab::run(args).await,
+        Command::Routing(cmd) => routing::run(cmd).await,
     }
 }
 

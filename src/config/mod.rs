@@ -19,7 +19,7 @@ use raw::{RawConfig, RawTarget};
 /// A configuration the user must fix, with where and what.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read probe config {file}: {source}")]
+    #[error("cannot read {file}: {source}")]
     Read {
         file: PathBuf,
         source: std::io::Error,

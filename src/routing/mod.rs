@@ -50,6 +50,16 @@ pub enum RoutingError {
     BadDial { region: String, dial: f64 },
     #[error("geo `{0}` would get no traffic anywhere (all weights 0)")]
     NoTraffic(String),
+    #[error("location `{0}` is not one of default, continent:CC, country:CC, subdivision:CC-SUB")]
+    BadLocation(String),
+    #[error(
+        "the routing has no `default` location: Route 53 would answer nothing to users no other location matches"
+    )]
+    NoDefault,
+    #[error("record {record} {problem}; fix or remove it by hand, then plan again")]
+    Unexpected { record: String, problem: String },
+    #[error("{action} failed: {message}")]
+    Api { action: String, message: String },
 }
 
 /// A control plane geolat can read and change.

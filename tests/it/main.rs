@@ -2,6 +2,7 @@
 //! `util`. Every server here is a real one on loopback.
 
 mod analyze;
+mod aws;
 mod cli;
 mod config;
 mod errors;

@@ -1,0 +1,157 @@
+//! `geolat routing show`: today's routing as AWS holds it.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use crate::aws::accelerator::{Accelerator, Group};
+use crate::aws::control::AwsControl;
+use crate::aws::layout::Layout;
+use crate::aws::route53::{Route53, SyncWait};
+use crate::aws::{self, AwsRouting};
+use crate::routing::{RoutingControl as _, RoutingState};
+
+#[derive(Debug, Subcommand)]
+pub enum RoutingCommand {
+    /// Read the routing from Route 53 and Global Accelerator.
+    Show(ShowArgs),
+}
+
+/// Where AWS is and what geolat controls there.
+#[derive(Debug, Args)]
+pub struct AwsArgs {
+    /// What geolat controls: hosted zone, service name, region targets,
+    /// accelerator listener (YAML; see deploy/aws-routing.example.yaml).
+    #[arg(long = "aws", value_name = "FILE")]
+    pub config: PathBuf,
+    /// Send every AWS call here instead of AWS (an emulator, a VPC endpoint).
+    #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    pub endpoint_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// One JSON object: DNS weights per location, dials and endpoints per region.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl AwsArgs {
+    /// The control plane this config names, with clients from the SDK chain.
+    pub async fn control(&self) -> anyhow::Result<AwsControl> {
+        let routing = AwsRouting::load(&self.config)?;
+        let sdk = aws::sdk_config(self.endpoint_url.as_deref()).await;
+        Ok(AwsControl {
+            route53: routing.route53.map(|r| {
+                let layout = Layout::new(&r.name, r.ttl, r.targets);
+                Route53::new(
+                    aws::route53_client(&sdk),
+                    &r.hosted_zone_id,
+                    layout,
+                    SyncWait::default(),
+                )
+            }),
+            accelerator: routing
+                .accelerator
+                .map(|a| Accelerator::new(aws::accelerator_client(&sdk), &a.listener_arn)),
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct Shown<'a> {
+    #[serde(flatten)]
+    state: &'a RoutingState,
+    endpoint_groups: Vec<GroupView<'a>>,
+}
+
+#[derive(Serialize)]
+struct GroupView<'a> {
+    region: &'a str,
+    arn: &'a str,
+    traffic_dial: f64,
+    endpoints: Vec<EndpointView<'a>>,
+}
+
+#[derive(Serialize)]
+struct EndpointView<'a> {
+    id: &'a str,
+    weight: u8,
+    healthy: bool,
+}
+
+pub async fn run(cmd: RoutingCommand) -> anyhow::Result<()> {
+    match cmd {
+        RoutingCommand::Show(args) => show(args).await,
+    }
+}
+
+async fn show(args: ShowArgs) -> anyhow::Result<()> {
+    let control = args.aws.control().await?;
+    let state = control.read().await.context("cannot read the routing")?;
+    let groups = control.groups().await?;
+    let mut out = std::io::BufWriter::new(std::io::stdout());
+    if args.json {
+        let shown = Shown {
+            state: &state,
+            endpoint_groups: groups.iter().map(view).collect(),
+        };
+        serde_json::to_writer_pretty(&mut out, &shown)?;
+        writeln!(out)?;
+    } else {
+        render(&state, &groups, &mut out)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn view(g: &Group) -> GroupView<'_> {
+    GroupView {
+        region: &g.region,
+        arn: &g.arn,
+        traffic_dial: g.dial,
+        endpoints: g
+            .endpoints
+            .iter()
+            .map(|e| EndpointView {
+                id: &e.id,
+                weight: e.weight,
+                healthy: e.healthy,
+            })
+            .collect(),
+    }
+}
+
+fn render(
+    state: &RoutingState,
+    groups: &[Group],
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
+    if !state.dns.is_empty() {
+        writeln!(out, "Route 53 (location: region weight ...)")?;
+        for (location, weights) in &state.dns {
+            let w: Vec<String> = weights.iter().map(|(r, w)| format!("{r} {w}")).collect();
+            writeln!(out, "  {location:<24} {}", w.join(", "))?;
+        }
+    }
+    if !groups.is_empty() {
+        writeln!(out, "Global Accelerator (region: dial, endpoints)")?;
+        for g in groups {
+            let e: Vec<String> = g
+                .endpoints
+                .iter()
+                .map(|e| {
+                    let health = if e.healthy { "" } else { " UNHEALTHY" };
+                    format!("{} w{}{health}", e.id, e.weight)
+                })
+                .collect();
+            writeln!(out, "  {:<24} {:>5.1}%  {}", g.region, g.dial, e.join(", "))?;
+        }
+    }
+    Ok(())
+}
