@@ -11,6 +11,7 @@
 
 pub mod advise;
 pub mod analyze;
+pub mod apply;
 pub mod aws;
 pub mod cli;
 pub mod config;

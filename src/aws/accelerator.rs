@@ -118,6 +118,16 @@ impl Accelerator {
         }
     }
 
+    /// The accelerator's id, from the listener ARN
+    /// (`arn:aws:globalaccelerator::ACCOUNT:accelerator/ID/listener/L`):
+    /// CloudWatch names the accelerator by it.
+    pub fn accelerator_id(&self) -> &str {
+        self.listener_arn
+            .split('/')
+            .nth(1)
+            .unwrap_or(&self.listener_arn)
+    }
+
     /// The listener's endpoint groups, sorted by region.
     pub async fn groups(&self) -> Result<Vec<Group>, RoutingError> {
         let mut out = Vec::new();

@@ -13,6 +13,7 @@
 
 pub mod accelerator;
 pub mod control;
+pub mod flows;
 pub mod layout;
 pub mod route53;
 
@@ -123,6 +124,10 @@ pub fn route53_client(sdk: &SdkConfig) -> aws_sdk_route53::Client {
         .region(Region::new(ROUTE53_REGION))
         .build();
     aws_sdk_route53::Client::from_conf(conf)
+}
+
+pub fn cloudwatch_client(sdk: &SdkConfig) -> aws_sdk_cloudwatch::Client {
+    aws_sdk_cloudwatch::Client::new(sdk)
 }
 
 pub fn accelerator_client(sdk: &SdkConfig) -> aws_sdk_globalaccelerator::Client {

@@ -2,7 +2,7 @@
 //! verdicts, and optionally a world file for the advisor.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use chrono::Utc;
@@ -87,7 +87,7 @@ pub async fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
         let shown = out.display().to_string();
         world.validate(&shown)?;
         let json = serde_json::to_vec_pretty(&world)?;
-        write_atomically(&out, &json)?;
+        super::files::write_atomically(&out, &json, "world file")?;
         tracing::info!(file = shown, geos = world.geos.len(), "world written");
     }
     let mut stdout = std::io::stdout().lock();
@@ -108,22 +108,4 @@ pub(super) fn parse_phase(s: &str) -> anyhow::Result<Phase> {
             let names: Vec<&str> = Phase::ALL.iter().map(|p| p.as_str()).collect();
             anyhow::anyhow!("--phase `{s}` is not one of {}", names.join(", "))
         })
-}
-
-/// Writes `bytes` to a temporary file next to `path`, then renames it over
-/// `path`: a reader sees the old file or the new one, never half of one.
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let name = path
-        .file_name()
-        .with_context(|| format!("--world-out {}: not a file name", path.display()))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".tmp-{}", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e).with_context(|| format!("cannot write world file {}", path.display()));
-    }
-    Ok(())
 }

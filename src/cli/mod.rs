@@ -4,6 +4,8 @@
 
 mod advise;
 mod analyze;
+mod change;
+mod files;
 mod lab;
 mod probe;
 mod routing;
@@ -59,6 +61,18 @@ pub enum Command {
     /// Routing on AWS: what Route 53 and Global Accelerator route today.
     #[command(subcommand)]
     Routing(routing::RoutingCommand),
+    /// Plan the AWS changes an advice asks for, against the live state.
+    Plan(change::PlanArgs),
+    /// Apply a change plan: guardrails, dry run unless --apply, audit.
+    Apply(change::ApplyArgs),
+    /// List the audit records of applies, dry runs, drains and rollbacks.
+    History(change::HistoryArgs),
+    /// Restore the state recorded before an audited change.
+    Rollback(change::RollbackArgs),
+    /// Drain a region for a release: dial 0, DNS share to its backup region.
+    Drain(change::DrainArgs),
+    /// Undo the last drain of a region: put back the state recorded before it.
+    Restore(change::DrainArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -69,6 +83,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Store(cmd) => store::run(cmd).await,
         Command::Lab(args) => lab::run(args).await,
         Command::Routing(cmd) => routing::run(cmd).await,
+        Command::Plan(args) => change::plan_cmd(args).await,
+        Command::Apply(args) => change::apply_cmd(args).await,
+        Command::History(args) => change::history_cmd(args).await,
+        Command::Rollback(args) => change::rollback_cmd(args).await,
+        Command::Drain(args) => change::drain_cmd(args).await,
+        Command::Restore(args) => change::restore_cmd(args).await,
     }
 }
 

@@ -289,6 +289,47 @@ impl Store {
         got.bytes().await.map(Some).map_err(|e| self.backend(e))
     }
 
+    /// Writes `bytes` under `key` only if nothing is there yet (S3: a
+    /// conditional write with If-None-Match). `Ok(false)`: something is.
+    /// What leases and audit records are built on: two writers never both
+    /// succeed.
+    pub async fn create(&self, key: &str, bytes: Vec<u8>) -> Result<bool, StoreError> {
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        match self
+            .inner
+            .put_opts(&Path::from(key), PutPayload::from(bytes), opts)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+            Err(e) => Err(self.backend(e)),
+        }
+    }
+
+    /// Removes `key`; gone already is fine.
+    pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        match self.inner.delete(&Path::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.backend(e)),
+        }
+    }
+
+    /// Keys under `prefix`, sorted.
+    pub async fn keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut keys: Vec<String> = self
+            .inner
+            .list(Some(&Path::from(prefix)))
+            .map_ok(|m| m.location.to_string())
+            .try_collect()
+            .await
+            .map_err(|e| self.backend(e))?;
+        keys.sort();
+        Ok(keys)
+    }
+
     /// Whether this store is a local directory.
     pub fn is_local(&self) -> bool {
         self.local.is_some()
