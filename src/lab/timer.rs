@@ -37,23 +37,18 @@ mod tests {
     use super::*;
     use std::time::Instant;
 
-    /// Never early, and in deadline order: how precise they are on a given
-    /// machine is measured by the timing tests, not asserted here.
+    /// Never early, whatever else is waiting. (Order between deadlines
+    /// 1 ms apart is not asserted: on a loaded machine a round of yields
+    /// can take longer than that. How precise delays are on a given
+    /// machine is measured by the timing tests, not asserted here.)
     #[tokio::test]
-    async fn concurrent_delays_never_end_early_and_keep_their_order() {
-        let order = std::sync::Mutex::new(Vec::new());
-        let waits = (0..50u64).rev().map(|i| {
-            let order = &order;
-            async move {
-                let d = Duration::from_micros(1_000 + i * 1_000);
-                let t = Instant::now();
-                precise_sleep(d, false).await;
-                assert!(t.elapsed() >= d, "woke early: {:?} < {d:?}", t.elapsed());
-                order.lock().unwrap().push(i);
-            }
+    async fn concurrent_delays_never_end_early() {
+        let waits = (0..50u64).rev().map(|i| async move {
+            let d = Duration::from_micros(1_000 + i * 1_000);
+            let t = Instant::now();
+            precise_sleep(d, false).await;
+            assert!(t.elapsed() >= d, "woke early: {:?} < {d:?}", t.elapsed());
         });
         futures::future::join_all(waits).await;
-        let order = order.into_inner().unwrap();
-        assert_eq!(order, (0..50).collect::<Vec<_>>());
     }
 }
