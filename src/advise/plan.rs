@@ -40,6 +40,10 @@ pub struct Plan {
     pub geos: BTreeMap<String, GeoReport>,
     /// Geos whose routing the plan changes (empty when it keeps today's).
     pub changes: BTreeMap<String, Change>,
+    /// What measurements the advice rests on (advice from a store only):
+    /// `geolat apply` refuses advice that is stale or thin.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<crate::apply::plan::Evidence>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -216,6 +220,7 @@ pub fn build(a: &Advice, world_name: &str) -> Plan {
         capacity: capacity(p, &a.plan),
         geos: geos.into_iter().collect(),
         changes,
+        evidence: None,
     }
 }
 

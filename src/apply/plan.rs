@@ -88,6 +88,11 @@ pub fn plan(
     after: &RoutingState,
     ctx: Context<'_>,
 ) -> Result<ChangePlan, crate::routing::RoutingError> {
+    if ctx.layout.is_some() && after.dns.is_empty() && !before.dns.is_empty() {
+        // Deleting every record geolat owns would leave users to whatever
+        // else the zone answers: never done by a plan.
+        return Err(crate::routing::RoutingError::NoDefault);
+    }
     let route53 = match ctx.layout {
         Some(l) if !after.dns.is_empty() => {
             let now = l.records(&before.dns).unwrap_or_default();

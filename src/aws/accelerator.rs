@@ -28,6 +28,13 @@ pub struct Endpoint {
     pub healthy: bool,
 }
 
+/// A dial as geolat compares and records it: the API carries a 32-bit
+/// float (71.1 comes back as 71.0999984...), so dials are kept to
+/// hundredths of a percent; finer never matters for traffic.
+pub fn dial(api: f32) -> f64 {
+    (f64::from(api) * 100.0).round() / 100.0
+}
+
 /// One `UpdateEndpointGroup` call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Update {
@@ -54,7 +61,9 @@ pub fn plan_updates(
     let mut updates = Vec::new();
     let mut any_open = false;
     for g in current {
-        let dial = dials.get(&g.region).copied().unwrap_or(g.dial);
+        let dial = dials
+            .get(&g.region)
+            .map_or(g.dial, |d| (d * 100.0).round() / 100.0);
         if !(0.0..=100.0).contains(&dial) {
             return Err(RoutingError::BadDial {
                 region: g.region.clone(),
@@ -79,7 +88,7 @@ pub fn plan_updates(
             }
         }
         any_open |= dial > 0.0 && want.values().any(|w| *w > 0);
-        if (dial - g.dial).abs() > 1e-9 || want != now {
+        if (dial - g.dial).abs() >= 0.005 || want != now {
             updates.push((
                 dial - g.dial,
                 Update {
@@ -150,7 +159,7 @@ impl Accelerator {
                 out.push(Group {
                     arn: g.endpoint_group_arn().unwrap_or_default().to_owned(),
                     region: g.endpoint_group_region().unwrap_or_default().to_owned(),
-                    dial: f64::from(g.traffic_dial_percentage().unwrap_or(100.0)),
+                    dial: dial(g.traffic_dial_percentage().unwrap_or(100.0)),
                     endpoints: g
                         .endpoint_descriptions()
                         .iter()

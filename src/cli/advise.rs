@@ -12,6 +12,8 @@ use chrono::Utc;
 use crate::advise::unload::unload;
 use crate::advise::{self, DrainMode, Endpoints, Options, QueueModel};
 use crate::analyze::{self, Scope};
+use crate::apply::plan::Evidence;
+use crate::config::PathKind;
 use crate::store::Store;
 use crate::world::topology::Topology;
 use crate::world::{Percentile, World};
@@ -122,9 +124,12 @@ fn positive(s: &str) -> Result<f64, String> {
 /// The world to advise on: a world file, or windows in a store analyzed
 /// and joined with a topology (today's modelled queueing taken out of the
 /// measured latency when planning with a utilisation cost).
-async fn input_world(args: &AdviseArgs, options: &Options) -> anyhow::Result<(World, String)> {
+async fn input_world(
+    args: &AdviseArgs,
+    options: &Options,
+) -> anyhow::Result<(World, String, Option<Evidence>)> {
     match (&args.world, &args.store, &args.topology) {
-        (Some(file), None, None) => Ok((World::load(file)?, file.display().to_string())),
+        (Some(file), None, None) => Ok((World::load(file)?, file.display().to_string(), None)),
         (None, Some(url), Some(topology)) => {
             let topology = Topology::load(topology)?;
             let phase = super::analyze::parse_phase(&args.phase)?;
@@ -150,7 +155,26 @@ async fn input_world(args: &AdviseArgs, options: &Options) -> anyhow::Result<(Wo
                 Some(q) => unload(&world, q),
                 None => world,
             };
-            Ok((world, url.clone()))
+            // Direct-path cells of the planned phase between the topology's
+            // geos and regions that had too few samples to be significant.
+            let thin_cells = analysis
+                .matrix
+                .cells
+                .iter()
+                .filter(|c| {
+                    c.phase == phase
+                        && c.path == PathKind::Direct
+                        && c.insufficient.is_some()
+                        && world.geos.iter().any(|g| g.id == c.geo)
+                        && world.regions.iter().any(|r| r.id == c.region)
+                })
+                .count() as u64;
+            let evidence = Evidence {
+                measured_until: now,
+                windows: analysis.windows.merged,
+                thin_cells,
+            };
+            Ok((world, url.clone(), Some(evidence)))
         }
         (None, Some(_), None) => {
             anyhow::bail!("--store needs --topology FILE with the regions, capacities and demand")
@@ -177,7 +201,7 @@ pub async fn run(args: AdviseArgs) -> anyhow::Result<()> {
         failover_share: args.failover_share,
         ..Options::default()
     };
-    let (world, source) = input_world(&args, &options).await?;
+    let (world, source, evidence) = input_world(&args, &options).await?;
     let endpoints = Endpoints {
         template: args.endpoint_template.clone(),
         ..Endpoints::default()
@@ -199,7 +223,8 @@ pub async fn run(args: AdviseArgs) -> anyhow::Result<()> {
     } else {
         world.name.clone()
     };
-    let plan = advise::plan::build(&advice, &name);
+    let mut plan = advise::plan::build(&advice, &name);
+    plan.evidence = evidence;
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&plan)?)?;
     } else {

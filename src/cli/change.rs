@@ -190,12 +190,16 @@ pub async fn apply_cmd(args: ApplyArgs) -> anyhow::Result<()> {
     let control = args.aws.control().await?;
     let live = control.read().await.context("cannot read the routing")?;
     if plan::digest(&live) != p.state_digest {
-        bail!(
+        let why = format!(
             "the live routing changed since {} was made (state {} now, plan made against {}): make a new plan",
             args.plan.display(),
             plan::digest(&live),
             p.state_digest
         );
+        let mut record = AuditRecord::new("apply", &who(), p, Utc::now());
+        record.result = format!("refused: {why}");
+        audit::write(&Store::open(&args.flags.store)?, &record).await?;
+        bail!(why);
     }
     run_change(&control, p, "apply", &args.flags).await
 }
@@ -237,6 +241,12 @@ pub async fn drain_cmd(args: DrainArgs) -> anyhow::Result<()> {
         .as_ref()
         .context("drain needs --topology FILE naming the region's backup and capacities")?;
     let topology = Topology::load(topology_file)?;
+    // Flags are checked before anything changes.
+    let wait = match args.wait.as_str() {
+        "0" => StdDuration::ZERO,
+        s => duration("--wait", s)?,
+    };
+    let poll = duration("--poll", &args.poll)?;
     let control = args.aws.control().await?;
     let live = control.read().await.context("cannot read the routing")?;
     let after = drain::plan_drain(&live, &topology, &args.region)?;
@@ -247,7 +257,6 @@ pub async fn drain_cmd(args: DrainArgs) -> anyhow::Result<()> {
         ..args.flags.clone()
     };
     run_change(&control, p, "drain", &flags).await?;
-    let wait = duration("--wait", &args.wait)?;
     if let Some(acc) = &control.accelerator
         && args.flags.apply
         && !wait.is_zero()
@@ -259,7 +268,7 @@ pub async fn drain_cmd(args: DrainArgs) -> anyhow::Result<()> {
             &args.region,
             args.flows_below,
             wait,
-            duration("--poll", &args.poll)?,
+            poll,
         )
         .await?;
         println!("{report}");

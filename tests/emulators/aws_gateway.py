@@ -13,7 +13,9 @@ health checks, ...). The gateway itself serves what moto lacks or gets wrong:
   the policy document checked against the "Traffic Policy Document Format".
 * Route 53 record checks moto skips (Weight 0..255, geoproximity Bias
   -99..99), and geoproximity records, which moto stores without their
-  GeoProximityLocation: the gateway keeps those itself.
+  GeoProximityLocation: the gateway keeps those itself; and a DELETE of a
+  record with a SetIdentifier, which moto applies to every record carrying
+  that identifier whatever its name: the gateway puts the others back.
 * CloudWatch metrics and dashboards over Smithy RPC v2 CBOR (what
   aws-sdk-cloudwatch >= 1.100 speaks; moto answers 404) and over awsJson1_0
   (what botocore sends; moto's GetMetricData crashes), from one store.
@@ -1104,7 +1106,8 @@ class Route53:
                 if not rrset.findtext(q("SetIdentifier")):
                     raise ApiError("InvalidInput", "A geoproximity record needs a SetIdentifier")
                 geo.append((change.findtext(q("Action")), rrset, change))
-        if not geo:
+        spared = self.spared_by_deletes(zone_id, changes, headers)
+        if not geo and not spared:
             return None  # nothing for the gateway: moto takes the request as it is
 
         self.zone_name(zone_id, headers)
@@ -1138,6 +1141,7 @@ class Route53:
             )
             if reply.status != 200:
                 return reply
+            self.restore_spared(zone_id, spared, headers)
         else:
             reply = r53_reply(200, "ChangeResourceRecordSetsResponse", [("ChangeInfo", [
                 ("Id", f"/change/C{uuid.uuid4().hex[:12].upper()}"), ("Status", "INSYNC"),
@@ -1145,6 +1149,50 @@ class Route53:
             ])])
         self.geo_records[zone_id] = store
         return reply
+
+    def spared_by_deletes(self, zone_id, changes, headers):
+        """Records moto would wrongly delete along with a DELETE in `changes`.
+
+        moto deletes every record set carrying the deleted record's
+        SetIdentifier, whatever its name; Route 53 deletes the one record
+        set with that name, type and identifier. The others are listed here
+        before moto runs the batch and put back after (`restore_spared`).
+        """
+        deleted = set()
+        for change in changes:
+            rrset = change.find(q("ResourceRecordSet"))
+            if (change.findtext(q("Action")) == "DELETE" and rrset is not None
+                    and rrset.findtext(q("SetIdentifier"))
+                    and rrset.find(q("GeoProximityLocation")) is None):
+                deleted.add(record_key(rrset))
+        if not deleted:
+            return []
+        reply = self.moto.forward(
+            "GET", f"/2013-04-01/hostedzone/{zone_id}/rrset?maxitems=100000",
+            moto_headers(headers, "route53"), b"")
+        if reply.status != 200:
+            return []
+        listed = ET.fromstring(reply.body).find(q("ResourceRecordSets"))
+        idents = {key[2] for key in deleted}
+        touched = {record_key(c.find(q("ResourceRecordSet"))) for c in changes
+                   if c.find(q("ResourceRecordSet")) is not None}
+        return [copy.deepcopy(r) for r in (listed if listed is not None else [])
+                if record_key(r)[2] in idents and record_key(r) not in touched]
+
+    def restore_spared(self, zone_id, spared, headers):
+        if not spared:
+            return
+        batch = ET.Element(q("ChangeResourceRecordSetsRequest"))
+        changes = ET.SubElement(ET.SubElement(batch, q("ChangeBatch")), q("Changes"))
+        for rrset in spared:
+            change = ET.SubElement(changes, q("Change"))
+            ET.SubElement(change, q("Action")).text = "UPSERT"
+            change.append(rrset)
+        reply = self.moto.forward(
+            "POST", f"/2013-04-01/hostedzone/{zone_id}/rrset", moto_headers(headers, "route53"),
+            ET.tostring(batch, encoding="unicode").encode())
+        if reply.status != 200:
+            raise ApiError("InternalFailure", "the emulator could not restore records moto deleted", 500)
 
     def merge_records(self, zone_id, reply):
         """Add the gateway's geoproximity records to moto's ListResourceRecordSets."""

@@ -1,0 +1,335 @@
+//! `geolat plan`, `apply`, `history`, `rollback`, `drain` and `restore`
+//! as an operator runs them, against the emulator gateway: advice from the
+//! built-in world, a change plan, guardrails, dry run, apply, the digest
+//! check, the lease, audit records, rollback and a drain/restore round
+//! trip.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+use super::{Gateway, accelerator, hosted_zone};
+
+const WORLD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/world/aws-edges.json");
+
+struct Ops {
+    gw: Gateway,
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    store: String,
+}
+
+impl Ops {
+    fn geolat(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_geolat"))
+            .args(args)
+            .env("AWS_ENDPOINT_URL", &self.gw.url)
+            .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+            .env("AWS_SECRET_ACCESS_KEY", "secret")
+            .env("AWS_REGION", "eu-west-1")
+            .env_remove("AWS_PROFILE")
+            .env_remove("GEOLAT_STORE")
+            .output()
+            .unwrap()
+    }
+
+    /// Runs a geolat command that must succeed; its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.geolat(args);
+        assert!(
+            out.status.success(),
+            "geolat {args:?}: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs a geolat command that must fail; its one-line error.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.geolat(args);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!out.status.success(), "geolat {args:?} succeeded");
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        err
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+
+    fn routing(&self) -> Value {
+        let c = self.config.display().to_string();
+        serde_json::from_str(&self.ok(&["routing", "show", "--json", "--aws", &c])).unwrap()
+    }
+
+    fn write(&self, name: &str, v: &Value) -> String {
+        let p = self.path(name);
+        std::fs::write(&p, serde_json::to_vec_pretty(v).unwrap()).unwrap();
+        p
+    }
+}
+
+fn world_regions() -> Vec<String> {
+    let w: Value = serde_json::from_str(&std::fs::read_to_string(WORLD).unwrap()).unwrap();
+    w["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The built-in world as a topology: the same regions and geos, without
+/// the measured latency, capacities multiplied by `room`.
+fn topology(dir: &Path, room: f64) -> String {
+    let mut w: Value = serde_json::from_str(&std::fs::read_to_string(WORLD).unwrap()).unwrap();
+    w["format"] = "geolat-topology/1".into();
+    let o = w.as_object_mut().unwrap();
+    o.remove("provenance");
+    o.remove("routing");
+    for g in o["geos"].as_array_mut().unwrap() {
+        g.as_object_mut().unwrap().remove("latency_ms");
+    }
+    for r in o["regions"].as_array_mut().unwrap() {
+        r["capacity_rps"] = (r["capacity_rps"].as_f64().unwrap() * room).into();
+    }
+    let p = dir.join(format!("topology-{room}.json"));
+    std::fs::write(&p, serde_json::to_vec(&w).unwrap()).unwrap();
+    p.display().to_string()
+}
+
+async fn ops() -> Ops {
+    let gw = Gateway::start();
+    let sdk = gw.sdk().await;
+    let regions = world_regions();
+    let names: Vec<&str> = regions.iter().map(String::as_str).collect();
+    let zone = hosted_zone(&sdk, "example.com").await;
+    let listener = accelerator(&sdk, &names).await;
+    let dir = tempfile::tempdir().unwrap();
+    let targets: String = regions
+        .iter()
+        .map(|r| format!("    {r}: {r}.lb.example.net\n"))
+        .collect();
+    let config = dir.path().join("aws.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "route53:\n  hosted_zone_id: {zone}\n  name: api.example.com\n  targets:\n{targets}accelerator:\n  listener_arn: {listener}\n"
+        ),
+    )
+    .unwrap();
+    let store = format!("file://{}", dir.path().join("store").display());
+    Ops {
+        gw,
+        dir,
+        config,
+        store,
+    }
+}
+
+#[tokio::test]
+async fn advice_is_planned_guarded_dry_run_applied_audited_and_rolled_back() {
+    let o = ops().await;
+    let cfg = o.config.display().to_string();
+    let advice = o.ok(&["advise", "--world", WORLD, "--json"]);
+    let advice_file = o.path("advice.json");
+    std::fs::write(&advice_file, &advice).unwrap();
+    let plan = o.path("plan.json");
+    let shown = o.ok(&[
+        "plan",
+        "--aws",
+        &cfg,
+        "--advice",
+        &advice_file,
+        "--out",
+        &plan,
+    ]);
+    assert!(
+        shown.contains("Route 53, one atomic change batch"),
+        "{shown}"
+    );
+    let p: Value = serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();
+    crate::util::assert_schema("change-plan.schema.json", &p);
+    assert!(p["route53"].as_array().unwrap().len() > 2);
+
+    // Advice from a world file, not measurements: refused, and said.
+    let err = o.fails(&["apply", &plan, "--aws", &cfg, "--store", &o.store]);
+    assert!(err.contains("--allow-unmeasured"), "{err}");
+    // Dry run: shown and audited, nothing changed.
+    let flags = [
+        "--aws",
+        &cfg,
+        "--store",
+        &o.store,
+        "--allow-unmeasured",
+        "--max-share",
+        "1",
+    ];
+    let dry = o.ok(&[&["apply", &plan][..], &flags].concat());
+    assert!(dry.contains("dry run: nothing changed"), "{dry}");
+    assert_eq!(o.routing()["dns"], json!({}));
+
+    // Applied.
+    let applied = o.ok(&[&["apply", &plan, "--apply", "--yes"][..], &flags].concat());
+    assert!(applied.contains("applied (audit"), "{applied}");
+    let after = o.routing();
+    assert_eq!(after["dns"], p["after"]["dns"]);
+    assert_eq!(after["accelerator"], p["after"]["accelerator"]);
+
+    // The same plan again: the live state is no longer what it was made against.
+    let err = o.fails(&[&["apply", &plan, "--apply", "--yes"][..], &flags].concat());
+    assert!(err.contains("live routing changed since"), "{err}");
+
+    // The built-in world's capacities bind: a drain into a backup that
+    // cannot carry the load is refused. With room for N+1, sa-east-1
+    // drains into us-east-1, then is restored.
+    let tight = topology(o.dir.path(), 1.0);
+    let topo = topology(o.dir.path(), 3.0);
+    let drain_flags = [
+        "--aws",
+        &cfg,
+        "--store",
+        &o.store,
+        "--topology",
+        &topo,
+        "--apply",
+        "--yes",
+        "--wait",
+        "0",
+    ];
+    let tight_flags = drain_flags.map(|f| if f == topo { tight.as_str() } else { f });
+    let err = o.fails(&[&["drain", "eu-central-1"][..], &tight_flags].concat());
+    assert!(
+        err.contains("backup region us-east-1 cannot take eu-central-1's load"),
+        "{err}"
+    );
+    let region = "sa-east-1";
+    o.ok(&[&["drain", region][..], &drain_flags].concat());
+    let drained = o.routing();
+    assert_eq!(drained["accelerator"][region], 0.0);
+    for (location, weights) in drained["dns"].as_object().unwrap() {
+        assert!(
+            weights.get(region).is_none(),
+            "{location} still sends to {region}"
+        );
+    }
+    o.ok(&[&["restore", region][..], &drain_flags].concat());
+    assert_eq!(o.routing()["dns"], after["dns"]);
+    assert_eq!(o.routing()["accelerator"], after["accelerator"]);
+
+    // History: every action, and rollback of the apply's predecessor state.
+    let history: Value =
+        serde_json::from_str(&o.ok(&["history", "--store", &o.store, "--json"])).unwrap();
+    let actions: Vec<(&str, &str)> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["action"].as_str().unwrap(), r["result"].as_str().unwrap()))
+        .collect();
+    assert_eq!(actions.len(), 6, "{actions:?}");
+    assert!(actions[0].1.starts_with("refused:"), "{actions:?}");
+    assert_eq!(actions[1], ("dry-run", "dry-run"));
+    assert_eq!(actions[2], ("apply", "applied"));
+    assert!(
+        actions[3].1.starts_with("failed") || actions[3].1.starts_with("refused"),
+        "{actions:?}"
+    );
+    assert_eq!(actions[4], ("drain", "applied"));
+    assert_eq!(actions[5], ("restore", "applied"));
+    let drain_id = history[4]["id"].as_str().unwrap();
+    // Rolling back the drain's predecessor is today's state: no change.
+    o.ok(&[
+        "rollback", drain_id, "--aws", &cfg, "--store", &o.store, "--apply", "--yes",
+    ]);
+    let table = o.ok(&["history", "--store", &o.store]);
+    assert!(
+        table.contains("drain") && table.contains("restore"),
+        "{table}"
+    );
+}
+
+#[tokio::test]
+async fn guardrails_and_the_lease_refuse_by_name() {
+    let o = ops().await;
+    let cfg = o.config.display().to_string();
+    let regions = world_regions();
+    let advice = |measured_until: String, thin: u64| {
+        json!({
+            "traffic_policy": {"StartRule": "geo", "Rules": {"geo": {"RuleType": "geo", "Locations": [
+                {"EndpointReference": regions[0], "IsDefault": true},
+                {"EndpointReference": regions[1], "Country": "DE"}
+            ]}}},
+            "accelerator": {},
+            "evidence": {"measured_until": measured_until, "windows": 500, "thin_cells": thin}
+        })
+    };
+    let fresh = chrono::Utc::now().to_rfc3339();
+    let stale = (chrono::Utc::now() - chrono::Duration::hours(5)).to_rfc3339();
+    let plan_of = |name: &str, advice: Value| {
+        let a = o.write(&format!("{name}.advice.json"), &advice);
+        let p = o.path(&format!("{name}.plan.json"));
+        o.ok(&["plan", "--aws", &cfg, "--advice", &a, "--out", &p]);
+        p
+    };
+    let flags = ["--aws", &cfg, "--store", &o.store, "--apply", "--yes"];
+    let err = o.fails(&[&["apply", &plan_of("stale", advice(stale, 0))][..], &flags].concat());
+    assert!(err.contains("measurements end 5h ago"), "{err}");
+    let err = o.fails(
+        &[
+            &["apply", &plan_of("thin", advice(fresh.clone(), 4))][..],
+            &flags,
+        ]
+        .concat(),
+    );
+    assert!(
+        err.contains("4 of the measurements behind it have too few samples"),
+        "{err}"
+    );
+
+    // An unhealthy region receiving traffic.
+    let good = plan_of("good", advice(fresh.clone(), 0));
+    let sick = format!("alb-{}", regions[1]);
+    o.gw.control(
+        "POST",
+        "/_emulator/ga/health",
+        &json!({"endpoint_id": sick, "state": "UNHEALTHY"}),
+    );
+    let err = o.fails(&[&["apply", &good][..], &flags].concat());
+    assert!(
+        err.contains(&format!("{}, which has no healthy endpoint", regions[1])),
+        "{err}"
+    );
+    o.gw.control(
+        "POST",
+        "/_emulator/ga/health",
+        &json!({"endpoint_id": sick, "state": "HEALTHY"}),
+    );
+
+    // Another writer holds the lease: said, nothing changed, clean exit.
+    let lease_dir = o.dir.path().join("store/locks");
+    std::fs::create_dir_all(&lease_dir).unwrap();
+    let until = (chrono::Utc::now() + chrono::Duration::minutes(10)).to_rfc3339();
+    std::fs::write(
+        lease_dir.join("routing.lease"),
+        json!({"holder": "cronjob@eu-west-1", "token": "t", "acquired_at": fresh, "expires_at": until}).to_string(),
+    )
+    .unwrap();
+    let out = o.geolat(&[&["apply", &good][..], &flags].concat());
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("another geolat holds the routing lease: cronjob@eu-west-1"),
+        "{err}"
+    );
+    assert_eq!(o.routing()["dns"], json!({}));
+    // Once it is released, the apply goes through.
+    std::fs::remove_file(lease_dir.join("routing.lease")).unwrap();
+    o.ok(&[&["apply", &good][..], &flags].concat());
+    assert_eq!(o.routing()["dns"]["country:DE"][&regions[1]], 255);
+    assert!(
+        !lease_dir.join("routing.lease").exists(),
+        "the lease is given back"
+    );
+}
