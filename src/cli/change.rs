@@ -394,6 +394,16 @@ async fn run_change(
         }
         Err(e) => return Err(e.into()),
     };
+    // Checked again under the lease: another writer may have changed the
+    // routing between this run's read and its lease.
+    let live = control.read().await;
+    if live.as_ref().map(plan::digest).ok().as_deref() != Some(p.state_digest.as_str()) {
+        lease::release(&store, &held).await?;
+        let why = "the live routing changed while this apply waited (another writer applied first): make a new plan";
+        record.result = format!("refused: {why}");
+        audit::write(&store, &record).await?;
+        bail!(why);
+    }
     let applied = control.apply(&p.after).await;
     record.after = control.read().await.ok();
     record.result = match &applied {

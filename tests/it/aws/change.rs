@@ -4,6 +4,7 @@
 //! check, the lease, audit records, rollback and a drain/restore round
 //! trip.
 
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -21,17 +22,23 @@ struct Ops {
 }
 
 impl Ops {
-    fn geolat(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_geolat"))
-            .args(args)
+    /// geolat as an operator runs it: credentials and the endpoint from the
+    /// environment (S3 over plain HTTP to the emulator).
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_geolat"));
+        c.args(args)
             .env("AWS_ENDPOINT_URL", &self.gw.url)
+            .env("AWS_ALLOW_HTTP", "true")
             .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
             .env("AWS_SECRET_ACCESS_KEY", "secret")
             .env("AWS_REGION", "eu-west-1")
             .env_remove("AWS_PROFILE")
-            .env_remove("GEOLAT_STORE")
-            .output()
-            .unwrap()
+            .env_remove("GEOLAT_STORE");
+        c
+    }
+
+    fn geolat(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
     }
 
     /// Runs a geolat command that must succeed; its stdout.
@@ -331,5 +338,88 @@ async fn guardrails_and_the_lease_refuse_by_name() {
     assert!(
         !lease_dir.join("routing.lease").exists(),
         "the lease is given back"
+    );
+}
+
+/// Two applies of one plan started at once, audit and lease in S3 (moto,
+/// conditional writes): exactly one applies; the other says who holds the
+/// lease, or finds the routing already changed.
+#[tokio::test]
+async fn two_applies_at_once_apply_once_with_an_s3_lease() {
+    let o = ops().await;
+    let cfg = o.config.display().to_string();
+    let regions = world_regions();
+    // A bucket, created with a plain path-style S3 request.
+    let addr = o.gw.url.trim_start_matches("http://").to_owned();
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        s,
+        "PUT /geolat-ops HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    assert!(
+        reply.starts_with("HTTP/1.1 200") || reply.starts_with("HTTP/1.0 200"),
+        "{reply}"
+    );
+
+    let advice = json!({
+        "traffic_policy": {"StartRule": "geo", "Rules": {"geo": {"RuleType": "geo", "Locations": [
+            {"EndpointReference": regions[0], "IsDefault": true}
+        ]}}},
+        "accelerator": {},
+        "evidence": {"measured_until": chrono::Utc::now().to_rfc3339(), "windows": 10, "thin_cells": 0}
+    });
+    let a = o.write("advice.json", &advice);
+    let plan = o.path("plan.json");
+    o.ok(&["plan", "--aws", &cfg, "--advice", &a, "--out", &plan]);
+    let store = "s3://geolat-ops/prod";
+    let spawn = || {
+        o.command(&[
+            "apply", &plan, "--aws", &cfg, "--store", store, "--apply", "--yes",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+    };
+    let (first, second) = (spawn(), spawn());
+    let outs = [
+        first.wait_with_output().unwrap(),
+        second.wait_with_output().unwrap(),
+    ];
+    let applied = outs
+        .iter()
+        .filter(|o| String::from_utf8_lossy(&o.stdout).contains("applied (audit"))
+        .count();
+    let report: Vec<String> = outs
+        .iter()
+        .map(|o| format!("{:?}: {}", o.status, String::from_utf8_lossy(&o.stderr)))
+        .collect();
+    assert_eq!(applied, 1, "{report:#?}");
+    let other = outs
+        .iter()
+        .find(|o| !String::from_utf8_lossy(&o.stdout).contains("applied (audit"))
+        .unwrap();
+    let said = String::from_utf8_lossy(&other.stderr);
+    assert!(
+        said.contains("another geolat holds the routing lease")
+            || said.contains("live routing changed"),
+        "{said}"
+    );
+    assert_eq!(o.routing()["dns"]["default"][&regions[0]], 255);
+    let out = o.geolat(&["history", "--store", store, "--json"]);
+    let records: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results: Vec<&str> = records
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        results.iter().filter(|r| **r == "applied").count(),
+        1,
+        "{results:?}"
     );
 }
