@@ -7,60 +7,20 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::aws::policy_doc;
 use crate::routing::RoutingState;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("advice: {0} (was it written by `geolat advise --json`?)")]
 pub struct AdviceError(pub String);
 
-/// A single-region location's weight: any non-zero weight says "all".
-const ALL: u8 = 255;
-
 /// The routing `advice` (a geolat-plan JSON document) proposes.
 pub fn desired(advice: &Value) -> Result<RoutingState, AdviceError> {
-    let bad = |what: &str| AdviceError(what.to_owned());
     let doc = advice
         .get("traffic_policy")
-        .ok_or_else(|| bad("no `traffic_policy`"))?;
-    let rules = doc
-        .get("Rules")
-        .ok_or_else(|| bad("traffic_policy has no Rules"))?;
-    let start = doc
-        .get("StartRule")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("traffic_policy has no StartRule"))?;
-    let entries = rules
-        .get(start)
-        .and_then(|r| r.get("Locations"))
-        .and_then(Value::as_array)
-        .ok_or_else(|| bad("traffic_policy's start rule is not a geo rule with Locations"))?;
-    let mut dns = BTreeMap::new();
-    for e in entries {
-        let key = if e.get("IsDefault").and_then(Value::as_bool) == Some(true) {
-            "default".to_owned()
-        } else if let Some(c) = e.get("Country").and_then(Value::as_str) {
-            match e.get("Subdivision").and_then(Value::as_str) {
-                Some(s) => format!("subdivision:{c}-{s}"),
-                None => format!("country:{c}"),
-            }
-        } else if let Some(c) = e.get("Continent").and_then(Value::as_str) {
-            format!("continent:{c}")
-        } else {
-            return Err(bad(
-                "a geo location entry names no Country, Continent or IsDefault",
-            ));
-        };
-        let weights = if let Some(region) = e.get("EndpointReference").and_then(Value::as_str) {
-            BTreeMap::from([(region.to_owned(), ALL)])
-        } else if let Some(rule) = e.get("RuleReference").and_then(Value::as_str) {
-            weighted(rules.get(rule), rule)?
-        } else {
-            return Err(bad(
-                "a geo location entry has no EndpointReference or RuleReference",
-            ));
-        };
-        dns.insert(key, weights);
-    }
+        .ok_or_else(|| AdviceError("no `traffic_policy`".into()))?;
+    // The advice's endpoints are named by region: no targets needed.
+    let dns = policy_doc::weights(doc, &BTreeMap::new()).map_err(|e| AdviceError(e.to_string()))?;
     let mut accelerator = BTreeMap::new();
     if let Some(regions) = advice.get("accelerator").and_then(Value::as_object) {
         for (region, setting) in regions {
@@ -72,30 +32,6 @@ pub fn desired(advice: &Value) -> Result<RoutingState, AdviceError> {
         }
     }
     Ok(RoutingState { dns, accelerator })
-}
-
-fn weighted(rule: Option<&Value>, id: &str) -> Result<BTreeMap<String, u8>, AdviceError> {
-    let items = rule
-        .filter(|r| r.get("RuleType").and_then(Value::as_str) == Some("weighted"))
-        .and_then(|r| r.get("Items"))
-        .and_then(Value::as_array)
-        .ok_or_else(|| AdviceError(format!("rule `{id}` is not a weighted rule with Items")))?;
-    items
-        .iter()
-        .map(|i| {
-            let region = i.get("EndpointReference").and_then(Value::as_str);
-            let weight = i
-                .get("Weight")
-                .and_then(Value::as_u64)
-                .and_then(|w| u8::try_from(w).ok());
-            match (region, weight) {
-                (Some(r), Some(w)) => Ok((r.to_owned(), w)),
-                _ => Err(AdviceError(format!(
-                    "rule `{id}` has an item without an endpoint or a weight 0..=255"
-                ))),
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -134,6 +134,7 @@ mod tests {
             before: RoutingState::default(),
             after,
             route53: vec![],
+            traffic_policy: None,
             accelerator: vec![],
             moved_share: moved,
             evidence,

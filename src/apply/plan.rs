@@ -38,6 +38,10 @@ pub struct ChangePlan {
     pub after: RoutingState,
     /// Route 53 changes, one atomic batch.
     pub route53: Vec<RecordChange>,
+    /// In traffic policy mode: the document of the policy version the
+    /// instance will point at (instead of record changes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic_policy: Option<serde_json::Value>,
     /// Accelerator steps, in the order they run.
     pub accelerator: Vec<DialChange>,
     /// Share of traffic the plan sends to another region (0..=1).
@@ -76,6 +80,8 @@ pub struct Context<'a> {
     pub created_by: String,
     pub source: String,
     pub layout: Option<&'a Layout>,
+    /// The name is routed by a traffic policy instance, not records.
+    pub traffic_policy: bool,
     pub evidence: Option<Evidence>,
     pub now: DateTime<Utc>,
 }
@@ -88,21 +94,36 @@ pub fn plan(
     after: &RoutingState,
     ctx: Context<'_>,
 ) -> Result<ChangePlan, crate::routing::RoutingError> {
+    let after = &after.normalized();
     if ctx.layout.is_some() && after.dns.is_empty() && !before.dns.is_empty() {
         // Deleting every record geolat owns would leave users to whatever
         // else the zone answers: never done by a plan.
         return Err(crate::routing::RoutingError::NoDefault);
     }
-    let route53 = match ctx.layout {
-        Some(l) if !after.dns.is_empty() => {
-            let now = l.records(&before.dns).unwrap_or_default();
+    let (route53, traffic_policy) = match ctx.layout {
+        Some(l) if !after.dns.is_empty() && after.dns != before.dns => {
             let want = l.records(&after.dns)?;
-            Layout::diff(&now, &want)
-                .iter()
-                .map(record_change)
-                .collect()
+            if ctx.traffic_policy {
+                let doc =
+                    crate::aws::policy_doc::document(&after.dns, l.targets()).map_err(|e| {
+                        crate::routing::RoutingError::Api {
+                            action: "writing the traffic policy document".into(),
+                            message: e.to_string(),
+                        }
+                    })?;
+                (Vec::new(), Some(doc))
+            } else {
+                let now = l.records(&before.dns).unwrap_or_default();
+                (
+                    Layout::diff(&now, &want)
+                        .iter()
+                        .map(record_change)
+                        .collect(),
+                    None,
+                )
+            }
         }
-        _ => Vec::new(),
+        _ => (Vec::new(), None),
     };
     let mut accelerator: Vec<DialChange> = after
         .accelerator
@@ -126,6 +147,7 @@ pub fn plan(
         before: before.clone(),
         after: after.clone(),
         route53,
+        traffic_policy,
         accelerator,
         moved_share: moved_share(before, after),
         evidence: ctx.evidence,
@@ -207,8 +229,23 @@ pub fn render(p: &ChangePlan, out: &mut impl std::io::Write) -> std::io::Result<
         p.created_at.to_rfc3339(),
         &p.state_digest
     )?;
-    if p.route53.is_empty() && p.accelerator.is_empty() {
+    if p.route53.is_empty() && p.traffic_policy.is_none() && p.accelerator.is_empty() {
         return writeln!(out, "no changes: AWS already routes as asked");
+    }
+    if let Some(doc) = &p.traffic_policy {
+        writeln!(
+            out,
+            "Route 53 traffic policy: a new version, the instance pointed at it:"
+        )?;
+        for (location, weights) in &p.after.dns {
+            let w: Vec<String> = weights.iter().map(|(r, w)| format!("{r} {w}")).collect();
+            writeln!(out, "  {location:<24} {}", w.join(", "))?;
+        }
+        let rules = doc
+            .get("Rules")
+            .and_then(|r| r.as_object())
+            .map_or(0, |r| r.len());
+        writeln!(out, "  ({rules} rules in the document)")?;
     }
     if !p.route53.is_empty() {
         writeln!(out, "Route 53, one atomic change batch:")?;
@@ -297,6 +334,7 @@ mod tests {
                 created_by: "t".into(),
                 source: "test".into(),
                 layout: None,
+                traffic_policy: false,
                 evidence: None,
                 now: Utc::now(),
             },

@@ -5,9 +5,12 @@
 
 use std::collections::BTreeMap;
 
+use super::Route53Mode;
 use super::accelerator::{Accelerator, Group, Update, plan_updates};
-use super::layout::Layout;
+use super::layout::{Layout, Record};
+use super::policy_doc;
 use super::route53::Route53;
+use super::traffic_policy::{self, Done, Instance};
 use crate::routing::{RoutingControl, RoutingError, RoutingState};
 
 pub struct AwsControl {
@@ -15,23 +18,40 @@ pub struct AwsControl {
     pub accelerator: Option<Accelerator>,
 }
 
-/// What reading AWS found: the routing and the raw groups it came from.
+/// What reading AWS found: the routing and the raw parts it came from.
 struct Current {
-    records: Vec<super::layout::Record>,
+    records: Vec<Record>,
+    policy: Option<Instance>,
     groups: Vec<Group>,
+}
+
+/// What the DNS step of an apply did, for its undo.
+enum DnsDone {
+    Records { applied: Vec<Record> },
+    Policy(Done),
 }
 
 impl AwsControl {
     async fn current(&self) -> Result<Current, RoutingError> {
-        let records = match &self.route53 {
-            Some(r) => r.owned_records().await?,
-            None => Vec::new(),
+        let (records, policy) = match &self.route53 {
+            Some(r) if r.mode == Route53Mode::TrafficPolicy => {
+                let l = &r.layout;
+                let i =
+                    traffic_policy::instance(r.client(), r.zone(), l.name(), l.targets()).await?;
+                (Vec::new(), i)
+            }
+            Some(r) => (r.owned_records().await?, None),
+            None => (Vec::new(), None),
         };
         let groups = match &self.accelerator {
             Some(a) => a.groups().await?,
             None => Vec::new(),
         };
-        Ok(Current { records, groups })
+        Ok(Current {
+            records,
+            policy,
+            groups,
+        })
     }
 
     /// The accelerator's endpoint groups (with health) as read now.
@@ -41,14 +61,27 @@ impl AwsControl {
             None => Ok(Vec::new()),
         }
     }
+
+    /// The traffic policy instance routing the name, in traffic policy mode.
+    pub async fn policy(&self) -> Result<Option<Instance>, RoutingError> {
+        match &self.route53 {
+            Some(r) if r.mode == Route53Mode::TrafficPolicy => {
+                let l = &r.layout;
+                traffic_policy::instance(r.client(), r.zone(), l.name(), l.targets()).await
+            }
+            _ => Ok(None),
+        }
+    }
 }
 
-fn state_of(layout: Option<&Layout>, c: &Current) -> Result<RoutingState, RoutingError> {
+fn state_of(route53: Option<&Route53>, c: &Current) -> Result<RoutingState, RoutingError> {
+    let dns = match (route53, &c.policy) {
+        (Some(r), _) if r.mode == Route53Mode::Records => r.layout.weights(&c.records)?,
+        (Some(_), Some(i)) => i.weights.clone(),
+        _ => BTreeMap::new(),
+    };
     Ok(RoutingState {
-        dns: match layout {
-            Some(l) => l.weights(&c.records)?,
-            None => BTreeMap::new(),
-        },
+        dns,
         accelerator: c
             .groups
             .iter()
@@ -74,16 +107,20 @@ fn undo(g: &Group) -> Update {
 impl RoutingControl for AwsControl {
     async fn read(&self) -> Result<RoutingState, RoutingError> {
         let c = self.current().await?;
-        state_of(self.route53.as_ref().map(|r| &r.layout), &c)
+        Ok(state_of(self.route53.as_ref(), &c)?.normalized())
     }
 
     async fn apply(&self, desired: &RoutingState) -> Result<(), RoutingError> {
+        let desired = &desired.normalized();
         let before = self.current().await?;
+        let live = state_of(self.route53.as_ref(), &before)?.normalized();
         // Everything is planned (and refused) before anything is changed.
-        let dns = match (&self.route53, desired.dns.is_empty()) {
+        let dns_route = match (&self.route53, desired.dns.is_empty()) {
             (Some(r), false) => {
+                // The records express the same rules a policy must keep
+                // (a default, no location without traffic, known regions).
                 let want = r.layout.records(&desired.dns)?;
-                Some((r, super::layout::Layout::diff(&before.records, &want), want))
+                Some((r, want))
             }
             (None, false) => {
                 return Err(RoutingError::Api {
@@ -105,8 +142,40 @@ impl RoutingControl for AwsControl {
             }
             _ => Vec::new(),
         };
-        if let Some((r, changes, _)) = &dns {
-            r.apply(changes, "geolat apply").await?;
+        let mut dns_done = None;
+        if let Some((r, want)) = &dns_route
+            && live.dns != desired.dns
+        {
+            dns_done = Some(match r.mode {
+                Route53Mode::Records => {
+                    r.apply(&Layout::diff(&before.records, want), "geolat apply")
+                        .await?;
+                    DnsDone::Records {
+                        applied: want.clone(),
+                    }
+                }
+                Route53Mode::TrafficPolicy => {
+                    let doc =
+                        policy_doc::document(&desired.dns, r.layout.targets()).map_err(|e| {
+                            RoutingError::Api {
+                                action: "writing the traffic policy document".into(),
+                                message: e.to_string(),
+                            }
+                        })?;
+                    let l = &r.layout;
+                    DnsDone::Policy(
+                        traffic_policy::apply(
+                            r.client(),
+                            r.zone(),
+                            l.name(),
+                            l.ttl(),
+                            before.policy.as_ref(),
+                            &doc,
+                        )
+                        .await?,
+                    )
+                }
+            });
         }
         let Some(accelerator) = &self.accelerator else {
             return Ok(());
@@ -116,14 +185,9 @@ impl RoutingControl for AwsControl {
                 .apply(&before.groups, std::slice::from_ref(u))
                 .await
             {
+                let dns = dns_route.as_ref().map(|d| d.0).zip(dns_done.as_ref());
                 return Err(self
-                    .roll_back(
-                        accelerator,
-                        &before,
-                        &updates[..done],
-                        dns.as_ref().map(|d| (d.0, &d.2)),
-                        failed,
-                    )
+                    .roll_back(accelerator, &before, &updates[..done], dns, failed)
                     .await);
             }
         }
@@ -133,13 +197,13 @@ impl RoutingControl for AwsControl {
 
 impl AwsControl {
     /// Undoes the accelerator steps already taken (newest first) and the
-    /// Route 53 batch, and says exactly where AWS is left.
+    /// Route 53 change, and says exactly where AWS is left.
     async fn roll_back(
         &self,
         accelerator: &Accelerator,
         before: &Current,
         done: &[Update],
-        dns: Option<(&Route53, &Vec<super::layout::Record>)>,
+        dns: Option<(&Route53, &DnsDone)>,
         failed: RoutingError,
     ) -> RoutingError {
         let mut undone = Vec::new();
@@ -151,7 +215,7 @@ impl AwsControl {
                 return RoutingError::Api {
                     action: "apply, then its rollback".into(),
                     message: format!(
-                        "{failed}; rolling back {} also failed ({e}): AWS is left with {} at dial {} and {} restored; Route 53 has the new records",
+                        "{failed}; rolling back {} also failed ({e}): AWS is left with {} at dial {} and {} restored; Route 53 has the new routing",
                         u.region,
                         u.region,
                         u.dial,
@@ -165,13 +229,19 @@ impl AwsControl {
             }
             undone.push(u.region.clone());
         }
-        if let Some((r, applied)) = dns {
-            let back = Layout::diff(applied, &before.records);
-            if let Err(e) = r.apply(&back, "geolat rollback").await {
+        if let Some((r, done)) = dns {
+            let restored = match done {
+                DnsDone::Records { applied } => {
+                    r.apply(&Layout::diff(applied, &before.records), "geolat rollback")
+                        .await
+                }
+                DnsDone::Policy(d) => traffic_policy::undo(r.client(), d, r.layout.ttl()).await,
+            };
+            if let Err(e) = restored {
                 return RoutingError::Api {
                     action: "apply, then its rollback".into(),
                     message: format!(
-                        "{failed}; accelerator groups restored, but restoring the Route 53 records failed ({e}): Route 53 has the new records"
+                        "{failed}; accelerator groups restored, but restoring Route 53 failed ({e}): Route 53 has the new routing"
                     ),
                 };
             }

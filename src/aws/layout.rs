@@ -149,6 +149,18 @@ impl Layout {
         }
     }
 
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn ttl(&self) -> i64 {
+        self.ttl
+    }
+
+    pub fn targets(&self) -> &BTreeMap<String, String> {
+        &self.targets
+    }
+
     fn set_name(&self, location: &Location) -> String {
         format!("{}.geolat.{}", location.label(), self.name)
     }

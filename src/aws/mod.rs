@@ -15,7 +15,9 @@ pub mod accelerator;
 pub mod control;
 pub mod flows;
 pub mod layout;
+pub mod policy_doc;
 pub mod route53;
+pub mod traffic_policy;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -50,6 +52,18 @@ pub struct Route53Config {
     pub ttl: i64,
     /// Per region, the name its records point at (its load balancer).
     pub targets: BTreeMap<String, String>,
+    /// How the name is routed: geolat's own records, or a traffic policy
+    /// instance (a new policy version per change).
+    #[serde(default)]
+    pub mode: Route53Mode,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Route53Mode {
+    #[default]
+    Records,
+    TrafficPolicy,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -32,6 +32,7 @@ pub struct Route53 {
     client: Client,
     zone: String,
     pub layout: Layout,
+    pub mode: super::Route53Mode,
     wait: SyncWait,
 }
 
@@ -48,8 +49,22 @@ impl Route53 {
             client,
             zone: zone.trim_start_matches("/hostedzone/").to_owned(),
             layout,
+            mode: super::Route53Mode::Records,
             wait,
         }
+    }
+
+    /// The same, routing the name by a traffic policy instance.
+    pub fn with_mode(self, mode: super::Route53Mode) -> Route53 {
+        Route53 { mode, ..self }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn zone(&self) -> &str {
+        &self.zone
     }
 
     /// Every record set in the zone, page by page.

@@ -153,6 +153,7 @@ pub async fn plan_cmd(args: PlanArgs) -> anyhow::Result<()> {
             created_by: who(),
             source: format!("advice {}", args.advice.display()),
             layout: control.route53.as_ref().map(|r| &r.layout),
+            traffic_policy: policy_mode(&control),
             evidence,
             now: Utc::now(),
         },
@@ -305,6 +306,13 @@ pub async fn restore_cmd(args: DrainArgs) -> anyhow::Result<()> {
     run_change(&control, p, "restore", &flags).await
 }
 
+fn policy_mode(control: &AwsControl) -> bool {
+    control
+        .route53
+        .as_ref()
+        .is_some_and(|r| r.mode == crate::aws::Route53Mode::TrafficPolicy)
+}
+
 fn plan_against(
     control: &AwsControl,
     live: &RoutingState,
@@ -318,6 +326,7 @@ fn plan_against(
             created_by: who(),
             source,
             layout: control.route53.as_ref().map(|r| &r.layout),
+            traffic_policy: policy_mode(control),
             evidence: None,
             now: Utc::now(),
         },
@@ -368,7 +377,7 @@ async fn run_change(
             refusals.join("; ")
         );
     }
-    if p.route53.is_empty() && p.accelerator.is_empty() {
+    if p.route53.is_empty() && p.traffic_policy.is_none() && p.accelerator.is_empty() {
         return Ok(());
     }
     if !flags.apply {

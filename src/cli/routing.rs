@@ -55,6 +55,7 @@ impl AwsArgs {
                     layout,
                     SyncWait::default(),
                 )
+                .with_mode(r.mode)
             }),
             accelerator: routing
                 .accelerator

@@ -21,6 +21,33 @@ pub struct RoutingState {
 }
 
 impl RoutingState {
+    /// The same routing in one canonical form, so states read back from
+    /// different mechanisms compare equal: zero DNS weights dropped (a
+    /// zero-weight region gets nothing either way) and a location served by
+    /// one region at weight 255 (any weight is all of it). Weights of split
+    /// locations are kept exactly.
+    pub fn normalized(&self) -> RoutingState {
+        let dns = self
+            .dns
+            .iter()
+            .map(|(location, weights)| {
+                let mut w: BTreeMap<String, u8> = weights
+                    .iter()
+                    .filter(|(_, w)| **w > 0)
+                    .map(|(r, w)| (r.clone(), *w))
+                    .collect();
+                if w.len() == 1 {
+                    w.values_mut().for_each(|v| *v = 255);
+                }
+                (location.clone(), w)
+            })
+            .collect();
+        RoutingState {
+            dns,
+            accelerator: self.accelerator.clone(),
+        }
+    }
+
     /// The DNS weights as fractions per geo (the advisor's `Routing`).
     pub fn dns_fractions(&self) -> crate::world::Routing {
         self.dns
@@ -68,4 +95,30 @@ pub trait RoutingControl: Send + Sync {
     async fn read(&self) -> Result<RoutingState, RoutingError>;
     /// Makes the control plane match `desired` (a full state, not a diff).
     async fn apply(&self, desired: &RoutingState) -> Result<(), RoutingError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalized_states_compare_by_what_they_route() {
+        let state = |w: &[(&str, u8)]| RoutingState {
+            dns: [(
+                "default".to_string(),
+                w.iter().map(|(r, w)| (r.to_string(), *w)).collect(),
+            )]
+            .into(),
+            accelerator: BTreeMap::new(),
+        };
+        assert_eq!(
+            state(&[("a", 1), ("b", 0)]).normalized(),
+            state(&[("a", 255)]).normalized()
+        );
+        assert_ne!(
+            state(&[("a", 1), ("b", 2)]).normalized(),
+            state(&[("a", 2), ("b", 4)]).normalized(),
+            "split weights are kept exactly"
+        );
+    }
 }

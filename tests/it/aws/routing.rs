@@ -65,7 +65,7 @@ fn desired() -> RoutingState {
     };
     RoutingState {
         dns: [
-            ("default".to_string(), weights(&[("us-east-1", 1)])),
+            ("default".to_string(), weights(&[("us-east-1", 255)])),
             (
                 "country:DE".to_string(),
                 weights(&[("eu-central-1", 200), ("eu-west-1", 55)]),
@@ -318,4 +318,59 @@ async fn routing_show_prints_what_aws_holds() {
         "{err}"
     );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+/// The same routing through a traffic policy instance: each change is a new
+/// policy version the instance points at, and a failed apply points it
+/// back.
+#[tokio::test]
+async fn traffic_policy_mode_round_trips_and_rolls_back_to_the_previous_version() {
+    let mut s = setup().await;
+    let sdk = s.gw.sdk().await;
+    s.control.route53 = s
+        .control
+        .route53
+        .take()
+        .map(|r| r.with_mode(geolat::aws::Route53Mode::TrafficPolicy));
+    s.control.apply(&desired()).await.unwrap();
+    assert_eq!(s.control.read().await.unwrap(), desired());
+    let first = s.control.policy().await.unwrap().unwrap();
+    assert_eq!(first.version, 1);
+
+    let mut second = desired();
+    second
+        .dns
+        .get_mut("country:DE")
+        .unwrap()
+        .insert("eu-west-1".into(), 155);
+    s.control.apply(&second).await.unwrap();
+    assert_eq!(s.control.read().await.unwrap(), second);
+    let now = s.control.policy().await.unwrap().unwrap();
+    assert_eq!((now.id.as_str(), now.version), (first.id.as_str(), 2));
+
+    // A third change whose accelerator step fails: the instance goes back
+    // to version 2.
+    let mut third = second.clone();
+    third.dns.get_mut("country:DE").unwrap().remove("eu-west-1");
+    third.accelerator.insert("us-east-1".into(), 50.0);
+    s.gw.control(
+        "POST",
+        "/_emulator/faults",
+        &serde_json::json!({"match": "UpdateEndpointGroup", "error": "InternalFailure", "count": 5}),
+    );
+    let err = s.control.apply(&third).await.unwrap_err().to_string();
+    assert!(err.contains("AWS is as it was before"), "{err}");
+    assert_eq!(s.control.read().await.unwrap(), second);
+    assert_eq!(s.control.policy().await.unwrap().unwrap().version, 2);
+    let versions = geolat::aws::route53_client(&sdk)
+        .list_traffic_policy_versions()
+        .id(&first.policy_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        versions.traffic_policies().len(),
+        3,
+        "versions stay for rollback"
+    );
 }
