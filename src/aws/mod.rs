@@ -14,6 +14,7 @@
 pub mod accelerator;
 pub mod control;
 pub mod flows;
+pub mod inventory;
 pub mod layout;
 pub mod policy_doc;
 pub mod route53;

@@ -11,7 +11,7 @@ use crate::aws::accelerator::{Accelerator, Group};
 use crate::aws::control::AwsControl;
 use crate::aws::layout::Layout;
 use crate::aws::route53::{Route53, SyncWait};
-use crate::aws::{self, AwsRouting};
+use crate::aws::{self, AwsRouting, inventory};
 use crate::routing::{RoutingControl as _, RoutingState};
 
 #[derive(Debug, Subcommand)]
@@ -69,6 +69,19 @@ struct Shown<'a> {
     #[serde(flatten)]
     state: &'a RoutingState,
     endpoint_groups: Vec<GroupView<'a>>,
+    /// Every record of the service name and the names under it.
+    records: &'a [inventory::Shown],
+    health_checks: &'a [inventory::HealthCheck],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    traffic_policy: Option<PolicyView<'a>>,
+}
+
+#[derive(Serialize)]
+struct PolicyView<'a> {
+    instance: &'a str,
+    policy: &'a str,
+    version: i32,
+    document: &'a serde_json::Value,
 }
 
 #[derive(Serialize)]
@@ -96,16 +109,41 @@ async fn show(args: ShowArgs) -> anyhow::Result<()> {
     let control = args.aws.control().await?;
     let state = control.read().await.context("cannot read the routing")?;
     let groups = control.groups().await?;
+    let policy = control.policy().await?;
+    let (records, checks) = match &control.route53 {
+        Some(r) => {
+            let records = inventory::records_of(&r.all_records().await?, r.layout.name());
+            let checks = inventory::health_checks(r.client(), &records).await?;
+            (records, checks)
+        }
+        None => (Vec::new(), Vec::new()),
+    };
     let mut out = std::io::BufWriter::new(std::io::stdout());
     if args.json {
         let shown = Shown {
             state: &state,
             endpoint_groups: groups.iter().map(view).collect(),
+            records: &records,
+            health_checks: &checks,
+            traffic_policy: policy.as_ref().map(|i| PolicyView {
+                instance: &i.id,
+                policy: &i.policy_id,
+                version: i.version,
+                document: &i.document,
+            }),
         };
         serde_json::to_writer_pretty(&mut out, &shown)?;
         writeln!(out)?;
     } else {
         render(&state, &groups, &mut out)?;
+        render_records(&records, &checks, &mut out)?;
+        if let Some(i) = &policy {
+            writeln!(
+                out,
+                "Traffic policy instance {}: policy {} version {}",
+                i.id, i.policy_id, i.version
+            )?;
+        }
     }
     out.flush()?;
     Ok(())
@@ -126,6 +164,44 @@ fn view(g: &Group) -> GroupView<'_> {
             })
             .collect(),
     }
+}
+
+fn render_records(
+    records: &[inventory::Shown],
+    checks: &[inventory::HealthCheck],
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
+    if !records.is_empty() {
+        writeln!(out, "Records (name type [set] routing -> values)")?;
+        for r in records {
+            let set = r
+                .set_identifier
+                .as_deref()
+                .map(|s| format!(" [{s}]"))
+                .unwrap_or_default();
+            let check = r
+                .health_check_id
+                .as_deref()
+                .map(|h| format!(" health check {h}"))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "  {} {}{set} {} -> {}{check}",
+                r.name,
+                r.r#type,
+                r.routing,
+                r.values.join(", ")
+            )?;
+        }
+    }
+    for c in checks {
+        let status = match c.healthy_checkers {
+            Some((ok, all)) => format!("{ok}/{all} checkers healthy"),
+            None => "status unknown".into(),
+        };
+        writeln!(out, "  health check {} {}: {status}", c.id, c.target)?;
+    }
+    Ok(())
 }
 
 fn render(

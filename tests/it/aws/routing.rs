@@ -374,3 +374,121 @@ async fn traffic_policy_mode_round_trips_and_rolls_back_to_the_previous_version(
         "versions stay for rollback"
     );
 }
+
+/// `routing show` lists every record type on the service name (written by
+/// others: geolat leaves them alone), with the health check they use.
+#[tokio::test]
+async fn routing_show_lists_each_record_type_and_health_checks() {
+    use aws_sdk_route53::types::{
+        GeoLocation, GeoProximityLocation, HealthCheckConfig, HealthCheckType,
+        ResourceRecordSetFailover, ResourceRecordSetRegion,
+    };
+    let s = setup().await;
+    let sdk = s.gw.sdk().await;
+    let r53 = geolat::aws::route53_client(&sdk);
+    let check = r53
+        .create_health_check()
+        .caller_reference("hc-1")
+        .health_check_config(
+            HealthCheckConfig::builder()
+                .r#type(HealthCheckType::Https)
+                .fully_qualified_domain_name("eu-west-1.lb.example.net")
+                .port(443)
+                .resource_path("/healthz")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let check_id = check.health_check().unwrap().id().to_owned();
+    let record = |name: &str, set: &str| {
+        ResourceRecordSet::builder()
+            .name(name)
+            .r#type(RrType::Cname)
+            .ttl(60)
+            .set_identifier(set)
+            .resource_records(
+                ResourceRecord::builder()
+                    .value("eu-west-1.lb.example.net")
+                    .build()
+                    .unwrap(),
+            )
+    };
+    let sets = [
+        record("geo.api.example.com", "geo")
+            .geo_location(GeoLocation::builder().continent_code("EU").build()),
+        record("latency.api.example.com", "lat").region(ResourceRecordSetRegion::EuWest1),
+        record("weighted.api.example.com", "w").weight(10),
+        record("failover.api.example.com", "primary")
+            .failover(ResourceRecordSetFailover::Primary)
+            .health_check_id(&check_id),
+        record("proximity.api.example.com", "prox").geo_proximity_location(
+            GeoProximityLocation::builder()
+                .aws_region("eu-west-1")
+                .bias(20)
+                .build(),
+        ),
+        record("multi.api.example.com", "m").multi_value_answer(true),
+    ];
+    let mut batch = ChangeBatch::builder();
+    for set in sets {
+        batch = batch.changes(
+            Change::builder()
+                .action(ChangeAction::Create)
+                .resource_record_set(set.build().unwrap())
+                .build()
+                .unwrap(),
+        );
+    }
+    r53.change_resource_record_sets()
+        .hosted_zone_id(&s.zone)
+        .change_batch(batch.build().unwrap())
+        .send()
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("aws.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "route53:\n  hosted_zone_id: {}\n  name: api.example.com\n  targets: {{eu-west-1: eu-west-1.lb.example.net}}\n",
+            s.zone
+        ),
+    )
+    .unwrap();
+    let out = show(&s.gw, &config);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let routing: Vec<(&str, &str)> = shown["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["name"].as_str().unwrap(), r["routing"].as_str().unwrap()))
+        .collect();
+    for expected in [
+        ("geo.api.example.com.", "geolocation continent:EU"),
+        ("latency.api.example.com.", "latency eu-west-1"),
+        ("weighted.api.example.com.", "weighted 10"),
+        ("failover.api.example.com.", "failover PRIMARY"),
+        (
+            "proximity.api.example.com.",
+            "geoproximity eu-west-1 bias 20",
+        ),
+        ("multi.api.example.com.", "multivalue"),
+    ] {
+        assert!(routing.contains(&expected), "{expected:?} in {routing:?}");
+    }
+    let checks = shown["health_checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 1);
+    assert_eq!(checks[0]["id"], check_id.as_str());
+    assert_eq!(
+        checks[0]["target"],
+        "HTTPS eu-west-1.lb.example.net:443/healthz"
+    );
+}
