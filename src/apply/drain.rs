@@ -60,13 +60,10 @@ pub fn drained(state: &RoutingState, region: &str, backup: &str) -> RoutingState
 pub fn demand(state: &RoutingState, topology: &Topology) -> BTreeMap<String, f64> {
     let mut out: BTreeMap<String, f64> = BTreeMap::new();
     for g in &topology.geos {
-        let country = g.country.as_ref().map(|c| format!("country:{c}"));
-        let continent = format!("continent:{}", g.continent);
-        let key = country
-            .filter(|k| state.dns.contains_key(k))
-            .or_else(|| state.dns.contains_key(&continent).then_some(continent))
-            .unwrap_or_else(|| "default".to_owned());
-        *out.entry(key).or_default() += g.demand_rps;
+        let key = state
+            .location_for(g.country.as_deref(), &g.continent)
+            .unwrap_or("default");
+        *out.entry(key.to_owned()).or_default() += g.demand_rps;
     }
     out
 }

@@ -75,6 +75,13 @@ pub struct AdviseArgs {
     /// Explain why this geo goes where it goes.
     #[arg(long, value_name = "GEO")]
     pub explain: Option<String>,
+    /// Take today's routing from AWS (Route 53 and Global Accelerator, as
+    /// `geolat routing show` reads it) instead of the world's `routing`.
+    #[arg(long = "aws", value_name = "FILE")]
+    pub aws: Option<PathBuf>,
+    /// With --aws: send AWS calls here (an emulator, a VPC endpoint).
+    #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    pub endpoint_url: Option<String>,
 }
 
 fn number(s: &str) -> Result<f64, String> {
@@ -201,7 +208,23 @@ pub async fn run(args: AdviseArgs) -> anyhow::Result<()> {
         failover_share: args.failover_share,
         ..Options::default()
     };
-    let (world, source, evidence) = input_world(&args, &options).await?;
+    let (mut world, source, evidence) = input_world(&args, &options).await?;
+    if let Some(config) = &args.aws {
+        let aws = super::routing::AwsArgs {
+            config: config.clone(),
+            endpoint_url: args.endpoint_url.clone(),
+        };
+        let state = crate::routing::RoutingControl::read(&aws.control().await?)
+            .await
+            .context("cannot read today's routing from AWS")?;
+        if state.dns.is_empty() {
+            anyhow::bail!(
+                "--aws {}: Route 53 has no geolat routing for the service name yet; advise from the world's routing and apply it first",
+                config.display()
+            );
+        }
+        world.routing = Some(state.geo_fractions(&world));
+    }
     let endpoints = Endpoints {
         template: args.endpoint_template.clone(),
         ..Endpoints::default()

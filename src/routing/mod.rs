@@ -48,6 +48,45 @@ impl RoutingState {
         }
     }
 
+    /// The DNS location (of an AWS state: `country:CC`, `continent:CC`,
+    /// `default`) that answers users of a geo in `country` on `continent`:
+    /// the most specific one present, as Route 53 geolocation chooses.
+    pub fn location_for(&self, country: Option<&str>, continent: &str) -> Option<&str> {
+        let country = country.map(|c| format!("country:{c}"));
+        let continent = format!("continent:{continent}");
+        [
+            country.as_deref(),
+            Some(continent.as_str()),
+            Some("default"),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(|k| self.dns.get_key_value(k).map(|(k, _)| k.as_str()))
+    }
+
+    /// Per geo of `world`, the fractions of its traffic each region gets
+    /// from the DNS location that answers it: today's routing on AWS in the
+    /// advisor's terms.
+    pub fn geo_fractions(&self, world: &crate::world::World) -> crate::world::Routing {
+        world
+            .geos
+            .iter()
+            .filter_map(|g| {
+                let location = self.location_for(g.country.as_deref(), &g.continent)?;
+                let weights = &self.dns[location];
+                let total: f64 = weights.values().map(|w| f64::from(*w)).sum();
+                (total > 0.0).then(|| {
+                    let split = weights
+                        .iter()
+                        .filter(|(_, w)| **w > 0)
+                        .map(|(r, w)| (r.clone(), f64::from(*w) / total))
+                        .collect();
+                    (g.id.clone(), split)
+                })
+            })
+            .collect()
+    }
+
     /// The DNS weights as fractions per geo (the advisor's `Routing`).
     pub fn dns_fractions(&self) -> crate::world::Routing {
         self.dns

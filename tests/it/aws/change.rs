@@ -185,6 +185,29 @@ async fn advice_is_planned_guarded_dry_run_applied_audited_and_rolled_back() {
     assert_eq!(after["dns"], p["after"]["dns"]);
     assert_eq!(after["accelerator"], p["after"]["accelerator"]);
 
+    // Advice on today's routing as AWS holds it: every geo's current
+    // routing is its Route 53 location's split.
+    let again: Value =
+        serde_json::from_str(&o.ok(&["advise", "--world", WORLD, "--aws", &cfg, "--json"]))
+            .unwrap();
+    let world: Value = serde_json::from_str(&std::fs::read_to_string(WORLD).unwrap()).unwrap();
+    let de = world["geos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["country"] == "DE")
+        .unwrap();
+    let weights = after["dns"]["country:DE"].as_object().unwrap();
+    let total: f64 = weights.values().map(|w| w.as_f64().unwrap()).sum();
+    let current = &again["geos"][de["id"].as_str().unwrap()]["current"];
+    for (region, w) in weights {
+        let want = w.as_f64().unwrap() / total;
+        assert!(
+            (current[region].as_f64().unwrap() - want).abs() < 1e-9,
+            "{region}: {current}"
+        );
+    }
+
     // The same plan again: the live state is no longer what it was made against.
     let err = o.fails(&[&["apply", &plan, "--apply", "--yes"][..], &flags].concat());
     assert!(err.contains("live routing changed since"), "{err}");
