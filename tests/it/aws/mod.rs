@@ -5,6 +5,7 @@
 //! fails the test, never skips it.
 
 mod change;
+mod iam;
 mod routing;
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
