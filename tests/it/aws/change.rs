@@ -446,3 +446,73 @@ async fn two_applies_at_once_apply_once_with_an_s3_lease() {
         "{results:?}"
     );
 }
+
+/// A drain waits for Global Accelerator's new flows into the region (from
+/// CloudWatch) to fall, and says when they do not.
+#[tokio::test]
+async fn a_drain_waits_for_new_flows_to_fall() {
+    let o = ops().await;
+    let cfg = o.config.display().to_string();
+    let advice = json!({
+        "traffic_policy": {"StartRule": "geo", "Rules": {"geo": {"RuleType": "geo", "Locations": [
+            {"EndpointReference": "us-east-1", "IsDefault": true},
+            {"EndpointReference": "us-west-2", "Country": "CA"}
+        ]}}},
+        "accelerator": {},
+        "evidence": {"measured_until": chrono::Utc::now().to_rfc3339(), "windows": 10, "thin_cells": 0}
+    });
+    let a = o.write("advice.json", &advice);
+    let plan = o.path("plan.json");
+    o.ok(&["plan", "--aws", &cfg, "--advice", &a, "--out", &plan]);
+    o.ok(&[
+        "apply", &plan, "--aws", &cfg, "--store", &o.store, "--apply", "--yes",
+    ]);
+    let shown = o.routing();
+    let arn = shown["endpoint_groups"][0]["arn"].as_str().unwrap();
+    // arn:aws:globalaccelerator::ACCOUNT:accelerator/ID/listener/L/endpoint-group/G
+    let accelerator = arn.split('/').nth(1).unwrap();
+    let flows = |ago: i64, value: f64| {
+        let at = (chrono::Utc::now() - chrono::Duration::seconds(ago)).timestamp();
+        o.gw.control(
+            "POST",
+            "/_emulator/cloudwatch/metrics",
+            &json!({"Namespace": "AWS/GlobalAccelerator", "MetricData": [{
+                "MetricName": "NewFlowCount", "Timestamp": at, "Value": value,
+                "Dimensions": [{"Name": "Accelerator", "Value": accelerator},
+                               {"Name": "EndpointGroup", "Value": "us-west-2"}]}]}),
+        );
+    };
+    flows(200, 50.0);
+    // All the world's default traffic is on us-east-1 here: room enough.
+    let topo = topology(o.dir.path(), 10.0);
+    let drain = |wait: &str| {
+        o.ok(&[
+            "drain",
+            "us-west-2",
+            "--aws",
+            &cfg,
+            "--store",
+            &o.store,
+            "--topology",
+            &topo,
+            "--apply",
+            "--yes",
+            "--wait",
+            wait,
+            "--poll",
+            "1s",
+            "--flows-below",
+            "10",
+        ])
+    };
+    let out = drain("2s");
+    assert!(
+        out.contains("us-west-2 still receives 50 new flows per minute"),
+        "{out}"
+    );
+    assert_eq!(o.routing()["accelerator"]["us-west-2"], 0.0);
+    // Clients have moved: the latest minute shows 3 new flows.
+    flows(5, 3.0);
+    let out = drain("2s");
+    assert!(out.contains("us-west-2 drained: 3 new flows"), "{out}");
+}
