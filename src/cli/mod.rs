@@ -4,6 +4,7 @@
 
 mod advise;
 mod analyze;
+mod cloudwatch;
 mod lab;
 mod probe;
 mod routing;

@@ -4,6 +4,7 @@
 //! CloudWatch). Each test starts its own gateway; a missing Python or moto
 //! fails the test, never skips it.
 
+mod cloudwatch;
 mod routing;
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
