@@ -139,6 +139,11 @@ impl SparseHistogram {
         self.buckets.len()
     }
 
+    /// `(bucket index, count)` pairs, ascending by index, every count > 0.
+    pub fn pairs(&self) -> &[(u32, u64)] {
+        &self.buckets
+    }
+
     /// The bucket holding the `rank`-th smallest value (1-based), as its
     /// value range; `None` if `rank` is 0 or beyond the count.
     pub fn at_rank(&self, rank: u64) -> Option<(u64, u64)> {

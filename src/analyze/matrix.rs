@@ -11,11 +11,12 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::decode::DecodedWindow;
+use super::decode::{DecodeError, DecodedWindow, WindowDecoder};
 use super::estimate::{Percentiles, insufficient};
 use super::hist::{Accumulator, SparseHistogram};
 use crate::config::PathKind;
 use crate::probe::record::Phase;
+use crate::window::Window;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct CellKey {
@@ -209,6 +210,7 @@ impl MatrixBuilder {
                     } else {
                         ErrorScope::Path
                     },
+                    histogram: h,
                 }
             })
             .collect();
@@ -265,6 +267,11 @@ pub struct Cell {
     /// errors / attempts, where attempts = errors + successes.
     pub error_rate: Option<f64>,
     pub error_scope: ErrorScope,
+    /// The merged histogram itself, for what needs more than the summary
+    /// (publishing the distribution to CloudWatch). Not in the document:
+    /// readers get percentiles with their confidence, not raw buckets.
+    #[serde(skip)]
+    pub histogram: SparseHistogram,
 }
 
 impl Cell {
@@ -295,6 +302,17 @@ pub struct Matrix {
 }
 
 impl Matrix {
+    /// One window summarised as if it were all an analysis had read, so
+    /// what a probe publishes is keyed exactly as an analysis of its
+    /// windows is: geo from the probe's geo id, region from the target or,
+    /// on routed paths, from who answered.
+    pub fn of_window(window: &Window) -> Result<Matrix, DecodeError> {
+        let decoded = WindowDecoder::default().decode(&window.to_json()?)?;
+        let mut builder = MatrixBuilder::default();
+        builder.add(&decoded);
+        Ok(builder.finish())
+    }
+
     pub fn cell(&self, geo: &str, path: PathKind, region: &str, phase: Phase) -> Option<&Cell> {
         let want = (geo, path, region, phase);
         self.cells

@@ -1,5 +1,6 @@
 //! AWS as a routing control plane: Route 53 records and Global Accelerator
-//! endpoint groups, read and changed through the official AWS SDK for Rust.
+//! endpoint groups, read and changed through the official AWS SDK for Rust;
+//! and CloudWatch as a place to watch the latency geolat measures.
 //!
 //! Credentials and region come from the SDK's standard chain (environment,
 //! profile, IRSA web identity in EKS). `--endpoint-url` (or the SDK's
@@ -8,10 +9,16 @@
 //!
 //! - [`layout`]: the records geolat manages and the diff between two
 //!   routings (pure);
-//! - [`route53`] and [`accelerator`]: the API calls;
-//! - [`control`]: both behind [`crate::routing::RoutingControl`].
+//! - [`route53`], [`traffic_policy`] and [`accelerator`]: the API calls
+//!   that read and change routing; [`inventory`]: everything else Route 53
+//!   holds about the name; [`policy_doc`]: weights as a traffic policy
+//!   document and back (pure);
+//! - [`control`]: all of it behind [`crate::routing::RoutingControl`];
+//! - [`cloudwatch`]: latency distributions published as metrics; [`flows`]:
+//!   Global Accelerator's new flows, for drains.
 
 pub mod accelerator;
+pub mod cloudwatch;
 pub mod control;
 pub mod flows;
 pub mod inventory;
@@ -141,15 +148,17 @@ pub fn route53_client(sdk: &SdkConfig) -> aws_sdk_route53::Client {
     aws_sdk_route53::Client::from_conf(conf)
 }
 
-pub fn cloudwatch_client(sdk: &SdkConfig) -> aws_sdk_cloudwatch::Client {
-    aws_sdk_cloudwatch::Client::new(sdk)
-}
-
 pub fn accelerator_client(sdk: &SdkConfig) -> aws_sdk_globalaccelerator::Client {
     let conf = aws_sdk_globalaccelerator::config::Builder::from(sdk)
         .region(Region::new(ACCELERATOR_REGION))
         .build();
     aws_sdk_globalaccelerator::Client::from_conf(conf)
+}
+
+/// CloudWatch in the configured region: metrics live in one region, the
+/// one dashboards over them look in.
+pub fn cloudwatch_client(sdk: &SdkConfig) -> aws_sdk_cloudwatch::Client {
+    aws_sdk_cloudwatch::Client::new(sdk)
 }
 
 /// An SDK error as one line: the service's code and message when it sent

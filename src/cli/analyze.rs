@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use chrono::Utc;
 use clap::Args;
 
+use super::cloudwatch::CloudWatchArgs;
 use super::time::parse_instant;
 use crate::analyze::{self, Scope, table};
 use crate::probe::record::Phase;
@@ -42,6 +43,10 @@ pub struct AnalyzeArgs {
     /// Needs --topology.
     #[arg(long, value_name = "FILE")]
     pub world_out: Option<PathBuf>,
+    /// With --cloudwatch: every cell's merged distribution and every
+    /// target group's attempts and errors, stamped with --until.
+    #[command(flatten)]
+    pub cloudwatch: CloudWatchArgs,
 }
 
 pub async fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
@@ -56,6 +61,15 @@ pub async fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
             args.until
         );
     }
+    if args.cloudwatch.cloudwatch
+        && let Err(problem) = crate::aws::cloudwatch::check_timestamp(until, now)
+    {
+        anyhow::bail!(
+            "--until {}: {problem}; analyze a more recent range or drop --cloudwatch",
+            args.until
+        );
+    }
+    let publisher = args.cloudwatch.publisher().await?;
     // Load the topology before the long part, so a bad file fails fast.
     let world_job = match (args.topology, args.world_out) {
         (Some(t), Some(out)) => Some((Topology::load(&t)?, out)),
@@ -90,12 +104,17 @@ pub async fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
         super::files::write_atomically(&out, &json, "world file")?;
         tracing::info!(file = shown, geos = world.geos.len(), "world written");
     }
-    let mut stdout = std::io::stdout().lock();
-    if args.json {
-        serde_json::to_writer(&mut stdout, &analysis)?;
-        writeln!(stdout)?;
-    } else {
-        table::render(&analysis, &mut stdout)?;
+    {
+        let mut stdout = std::io::stdout().lock();
+        if args.json {
+            serde_json::to_writer(&mut stdout, &analysis)?;
+            writeln!(stdout)?;
+        } else {
+            table::render(&analysis, &mut stdout)?;
+        }
+    }
+    if let Some(publisher) = publisher {
+        publisher.publish(&analysis.matrix, until).await?;
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 mod advise;
 mod analyze;
 mod change;
+mod cloudwatch;
 mod files;
 mod lab;
 mod probe;

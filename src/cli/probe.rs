@@ -11,6 +11,7 @@ use chrono::Utc;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::cloudwatch::CloudWatchArgs;
 use crate::config::{
     self, DnsProtocol, DnsSettings, ProbeConfig, ProbeIdentity, ProbeSettings, ServedBy, Target,
     Timeouts, TlsSettings, WindowSpec,
@@ -80,6 +81,8 @@ pub struct ProbeArgs {
     /// Either way the exit status is 1 when every sample failed.
     #[arg(long, conflicts_with = "config")]
     pub json: bool,
+    #[command(flatten)]
+    pub cloudwatch: CloudWatchArgs,
 }
 
 pub async fn run(args: ProbeArgs) -> anyhow::Result<()> {
@@ -188,6 +191,7 @@ async fn oneshot(args: &ProbeArgs, url: &str) -> anyhow::Result<()> {
     let url = config::parse_url(url).map_err(|p| anyhow::anyhow!("{p}"))?;
     let settings = oneshot_settings(args)?;
     let store = args.store.as_deref().map(Store::open).transpose()?;
+    let publisher = args.cloudwatch.publisher().await?;
     let prober = Prober::new(settings).context("cannot set up the probe")?;
     let target = Target::from_url(url.clone());
     let targets = [target];
@@ -229,6 +233,9 @@ async fn oneshot(args: &ProbeArgs, url: &str) -> anyhow::Result<()> {
         let key = save(&store, &window).await?;
         tracing::info!(store = store.url(), key, "window stored");
     }
+    if let Some(publisher) = publisher {
+        publisher.publish_window(&window).await?;
+    }
     if summary.samples > 0 && !summary.phases.contains_key(&Phase::Total) {
         let errors: Vec<String> = summary
             .errors
@@ -242,14 +249,15 @@ async fn oneshot(args: &ProbeArgs, url: &str) -> anyhow::Result<()> {
 
 async fn configured(args: &ProbeArgs, file: &std::path::Path) -> anyhow::Result<()> {
     let cfg = ProbeConfig::load(file)?;
-    let store = match (&args.store, args.print) {
+    let store = match (&args.store, args.print || args.cloudwatch.cloudwatch) {
         (Some(url), _) => Some(Store::open(url)?),
         (None, true) => None,
         (None, false) => bail!(
-            "probe --config {}: a window must go somewhere: pass --store URL (file://DIR or s3://BUCKET/PREFIX) or --print",
+            "probe --config {}: a window must go somewhere: pass --store URL (file://DIR or s3://BUCKET/PREFIX), --print or --cloudwatch",
             file.display()
         ),
     };
+    let publisher = args.cloudwatch.publisher().await?;
     let prober = Prober::new(cfg.settings.clone())
         .with_context(|| format!("cannot set up the probe from {}", file.display()))?;
     let stop = super::stop_on_signal();
@@ -289,12 +297,16 @@ async fn configured(args: &ProbeArgs, file: &std::path::Path) -> anyhow::Result<
                 "window stored"
             );
         }
-        None => {
+        None if args.print => {
             let mut out = std::io::BufWriter::new(std::io::stdout());
             serde_json::to_writer_pretty(&mut out, &window)?;
             writeln!(out)?;
             out.flush()?;
         }
+        None => {}
+    }
+    if let Some(publisher) = publisher {
+        publisher.publish_window(&window).await?;
     }
     Ok(())
 }

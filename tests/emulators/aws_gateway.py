@@ -18,7 +18,9 @@ health checks, ...). The gateway itself serves what moto lacks or gets wrong:
   that identifier whatever its name: the gateway puts the others back.
 * CloudWatch metrics and dashboards over Smithy RPC v2 CBOR (what
   aws-sdk-cloudwatch >= 1.100 speaks; moto answers 404) and over awsJson1_0
-  (what botocore sends; moto's GetMetricData crashes), from one store.
+  (what botocore sends; moto's GetMetricData crashes), from one store;
+  PutMetricData within its documented limits (1000 data, 150 values a
+  datum, 30 dimensions, 1 MB of body).
 
 It prints exactly one line, "listening http://127.0.0.1:PORT", once ready, and
 exits when stdin closes (so a killed test harness never leaves it behind) or
@@ -35,7 +37,8 @@ Control API for tests (JSON over HTTP):
     POST /_emulator/cloudwatch/metrics {PutMetricData input; timestamps in
                                         epoch seconds; AWS/ namespaces and
                                         old timestamps allowed}
-    GET  /_emulator/calls     [{"service", "op", "status", "resource"}] in order
+    GET  /_emulator/calls     [{"service", "op", "status", "resource", "bytes"}] in order
+                              (bytes: the request body as sent, compressed or not)
     DELETE /_emulator/calls   clear the call log
     POST /_emulator/reset     forget everything, moto's state included
 """
@@ -155,10 +158,10 @@ class Control:
                     return ApiError(fault["error"], fault["message"], fault["status"])
         return None
 
-    def record(self, service, op, status, resource):
+    def record(self, service, op, status, resource, size):
         with self.lock:
             self.calls.append(
-                {"service": service, "op": op, "status": status, "resource": resource}
+                {"service": service, "op": op, "status": status, "resource": resource, "bytes": size}
             )
 
 
@@ -1317,7 +1320,12 @@ CW_ERRORS = {
     "DashboardNotFoundError": ("ResourceNotFound", 404),
     "InvalidNextToken": ("InvalidNextToken", 400),
     "ThrottlingException": ("Throttling", 400),
+    # Not modelled; what the service answers a body over its limit with.
+    "RequestEntityTooLarge": ("RequestEntityTooLarge", 413),
 }
+# PutMetricData takes at most 1 MB of body (checked once uncompressed, so
+# the stricter reading of the limit).
+CW_PUT_MAX_BYTES = 1024 * 1024
 CW_BY_QUERY_CODE = {code: shape for shape, (code, _) in CW_ERRORS.items()}
 UNITS = {
     "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes",
@@ -1791,7 +1799,7 @@ class Gateway:
             reply = serve()
         except ApiError as err:
             reply = render(err)
-        self.control.record(service, op, reply.status, resource)
+        self.control.record(service, op, reply.status, resource, len(body))
         return reply
 
     def classify(self, method, path, query, headers, body, target):
@@ -1816,7 +1824,7 @@ class Gateway:
             op = cw.group(1)
 
             def serve_cw():
-                raw = cw_body(headers, body)
+                raw = cw_body(op, headers, body)
                 try:
                     req = cbor2.loads(raw) if raw else {}
                 except Exception as e:  # cbor2 raises several error types
@@ -1831,7 +1839,7 @@ class Gateway:
         if cw_json and self.cloudwatch.emulates(cw_json):
             def serve_cw_json():
                 try:
-                    req = json.loads(cw_body(headers, body) or b"{}")
+                    req = json.loads(cw_body(cw_json, headers, body) or b"{}")
                 except ValueError:
                     raise ApiError("SerializationException", "The body is not JSON")
                 return cw_json_reply(200, self.cloudwatch.call(cw_json, req))
@@ -1951,13 +1959,16 @@ class Gateway:
             return ok({"error": e.code, "message": e.message}, 400)
 
 
-def cw_body(headers, body):
+def cw_body(op, headers, body):
     # SDKs gzip PutMetricData bodies past 10 KiB (@requestCompression).
     if "gzip" in headers.get("Content-Encoding", ""):
         try:
-            return gzip.decompress(body)
+            body = gzip.decompress(body)
         except OSError as e:
             raise ApiError("SerializationException", f"Bad gzip body: {e}")
+    if op == "PutMetricData" and len(body) > CW_PUT_MAX_BYTES:
+        raise ApiError("RequestEntityTooLarge",
+                       f"Request size {len(body)} exceeded {CW_PUT_MAX_BYTES} bytes", 413)
     return body
 
 

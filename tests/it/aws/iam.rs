@@ -60,8 +60,12 @@ fn the_policy_allows_every_call_geolat_makes() {
         }
     }
     let mut called = BTreeSet::new();
-    for entry in std::fs::read_dir(root.join("src/aws")).unwrap() {
-        let path = entry.unwrap().path();
+    let mut files = vec![root.join("src/aws")];
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
         let text = std::fs::read_to_string(&path).unwrap();
         let service = if text.contains("aws_sdk_globalaccelerator::Client") {
             "globalaccelerator"

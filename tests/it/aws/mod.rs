@@ -5,6 +5,7 @@
 //! fails the test, never skips it.
 
 mod change;
+mod cloudwatch;
 mod iam;
 mod routing;
 

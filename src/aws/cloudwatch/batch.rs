@@ -1,0 +1,188 @@
+//! Packing data into PutMetricData requests within CloudWatch's limits:
+//! at most [`MAX_DATA_PER_REQUEST`] data and [`MAX_REQUEST_BYTES`] of body
+//! each. The SDK serialises a request only when it sends it, so the body's
+//! size is estimated, from above, from the CBOR encoding it will have.
+
+use aws_sdk_cloudwatch::types::MetricDatum;
+
+/// CloudWatch's limit on data in one PutMetricData request.
+pub const MAX_DATA_PER_REQUEST: usize = 1000;
+/// A request body geolat keeps under. CloudWatch's limit is 1 MB; staying
+/// under a decimal megabyte, by an estimate from above, leaves no doubt
+/// which megabyte was meant.
+pub const MAX_REQUEST_BYTES: usize = 1_000_000;
+
+/// Upper bounds on the RPC v2 CBOR (RFC 8949) the SDK sends: an item's
+/// head (major type and length or value) takes at most 9 bytes, a double
+/// 9 (a head byte and 8), a text its head and its bytes. Maps are written
+/// with indefinite length: a head byte and a break byte.
+const HEAD: usize = 9;
+const DOUBLE: usize = 9;
+const MAP: usize = 2;
+
+fn text(s: &str) -> usize {
+    HEAD + s.len()
+}
+
+/// The bytes `datum` takes in a request, from above: the fields geolat
+/// sets (name, dimensions, timestamp, value or values and counts, unit).
+fn datum_size(datum: &MetricDatum) -> usize {
+    let mut n = MAP;
+    n += text("MetricName") + text(datum.metric_name().unwrap_or_default());
+    n += text("Dimensions") + HEAD;
+    for d in datum.dimensions() {
+        n += MAP + text("Name") + text(d.name().unwrap_or_default());
+        n += text("Value") + text(d.value().unwrap_or_default());
+    }
+    // A timestamp is tag 1 (one head) around a double.
+    n += text("Timestamp") + HEAD + DOUBLE;
+    if datum.value().is_some() {
+        n += text("Value") + DOUBLE;
+    }
+    n += text("Values") + HEAD + DOUBLE * datum.values().len();
+    n += text("Counts") + HEAD + DOUBLE * datum.counts().len();
+    if let Some(unit) = datum.unit() {
+        n += text("Unit") + text(unit.as_str());
+    }
+    n
+}
+
+/// The bytes a request takes besides its data, from above.
+fn request_overhead(namespace: &str) -> usize {
+    MAP + text("Namespace") + text(namespace) + text("MetricData") + HEAD
+}
+
+/// The body of a request of `data` to `namespace`, in bytes, from above
+/// (before the SDK compresses it).
+pub fn request_size(data: &[MetricDatum], namespace: &str) -> usize {
+    request_overhead(namespace) + data.iter().map(datum_size).sum::<usize>()
+}
+
+/// Data packed, in order, into requests of at most
+/// [`MAX_DATA_PER_REQUEST`] data and [`MAX_REQUEST_BYTES`] bytes. A datum
+/// of geolat's is a few kilobytes at most (150 values, four dimensions of
+/// at most 1024 characters), so every one fits a request of its own.
+pub fn batches(data: Vec<MetricDatum>, namespace: &str) -> Vec<Vec<MetricDatum>> {
+    let overhead = request_overhead(namespace);
+    let mut out = Vec::new();
+    let mut batch = Vec::new();
+    let mut size = overhead;
+    for datum in data {
+        let n = datum_size(&datum);
+        if !batch.is_empty()
+            && (batch.len() == MAX_DATA_PER_REQUEST || size + n > MAX_REQUEST_BYTES)
+        {
+            out.push(std::mem::take(&mut batch));
+            size = overhead;
+        }
+        size += n;
+        batch.push(datum);
+    }
+    if !batch.is_empty() {
+        out.push(batch);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+
+    use super::*;
+    use crate::analyze::hist::{SparseHistogram, index_of, value_range};
+    use crate::aws::cloudwatch::{DEFAULT_NAMESPACE, LatencyKey, latency_data};
+    use crate::config::PathKind;
+    use crate::probe::record::Phase;
+
+    fn at() -> DateTime<Utc> {
+        "2026-11-29T21:00:00Z".parse().unwrap()
+    }
+
+    const KEY: LatencyKey<'static> = LatencyKey {
+        geo: "GB-London",
+        region: "eu-west-2",
+        path: PathKind::Direct,
+        phase: Phase::Warm,
+    };
+
+    /// A histogram with `buckets` distinct buckets from 2 ms up.
+    fn histogram(buckets: u32) -> SparseHistogram {
+        let mut h = SparseHistogram::default();
+        let first = index_of(2_000);
+        for i in 0..buckets {
+            h.record_n(value_range(first + i).0, u64::from(i) + 1);
+        }
+        h
+    }
+
+    fn small_datum(i: usize) -> MetricDatum {
+        let geo = format!("geo-{i}");
+        let key = LatencyKey { geo: &geo, ..KEY };
+        let mut h = SparseHistogram::default();
+        h.record_n(1_000, 1);
+        latency_data(&key, &h, at()).remove(0)
+    }
+
+    #[test]
+    fn requests_hold_at_most_1000_data() {
+        for (data, want) in [
+            (999, vec![999]),
+            (1000, vec![1000]),
+            (1001, vec![1000, 1]),
+            (2001, vec![1000, 1000, 1]),
+        ] {
+            let data: Vec<MetricDatum> = (0..data).map(small_datum).collect();
+            let sizes: Vec<usize> = batches(data, DEFAULT_NAMESPACE)
+                .iter()
+                .map(Vec::len)
+                .collect();
+            assert_eq!(sizes, want);
+        }
+        assert!(batches(Vec::new(), DEFAULT_NAMESPACE).is_empty());
+    }
+
+    #[test]
+    fn requests_stay_under_the_payload_limit() {
+        // Full data of 150 values: far fewer than 1000 fit a megabyte.
+        let h = histogram(150);
+        let geos: Vec<String> = (0..400).map(|i| format!("geo-{i:03}")).collect();
+        let data: Vec<MetricDatum> = geos
+            .iter()
+            .flat_map(|geo| latency_data(&LatencyKey { geo, ..KEY }, &h, at()))
+            .collect();
+        assert_eq!(data.len(), 400);
+        let one = datum_size(&data[0]);
+        let per_request = (MAX_REQUEST_BYTES - request_overhead("Geolat")) / one;
+        assert!(per_request < 400, "{per_request} full data fit a request");
+        let batches = batches(data, "Geolat");
+        for (i, b) in batches.iter().enumerate() {
+            assert!(request_size(b, "Geolat") <= MAX_REQUEST_BYTES);
+            if let Some(next) = batches.get(i + 1) {
+                // Full: the next datum would not have fitted.
+                assert!(request_size(b, "Geolat") + datum_size(&next[0]) > MAX_REQUEST_BYTES);
+            }
+        }
+        let sizes: Vec<usize> = batches.iter().map(Vec::len).collect();
+        assert_eq!(sizes.iter().sum::<usize>(), 400);
+        assert!(sizes[..sizes.len() - 1].iter().all(|&n| n == per_request));
+    }
+
+    #[test]
+    fn the_size_estimate_counts_every_byte_it_is_given() {
+        let d = small_datum(7);
+        let mut longer = d.clone();
+        longer.values.as_mut().unwrap().push(2.0);
+        longer.counts.as_mut().unwrap().push(1.0);
+        assert_eq!(datum_size(&longer), datum_size(&d) + 2 * DOUBLE);
+        let key = LatencyKey {
+            geo: "geo-7-and-more",
+            ..KEY
+        };
+        let renamed = latency_data(&key, &histogram(1), at()).remove(0);
+        assert_eq!(
+            datum_size(&renamed),
+            datum_size(&d) + "-and-more".len(),
+            "the same datum but for a longer geo"
+        );
+    }
+}
