@@ -19,7 +19,8 @@ health checks, ...). The gateway itself serves what moto lacks or gets wrong:
 * CloudWatch metrics and dashboards over Smithy RPC v2 CBOR (what
   aws-sdk-cloudwatch >= 1.100 speaks; moto answers 404) and over awsJson1_0
   (what botocore sends; moto's GetMetricData crashes), from one store;
-  PutMetricData within its documented limits (1000 data, 150 values a
+  PutMetricData within its documented limits (1000 data, 150 values per
+  metric in one request, 150 values a
   datum, 30 dimensions, 1 MB of body).
 
 It prints exactly one line, "listening http://127.0.0.1:PORT", once ready, and
@@ -1473,6 +1474,16 @@ class CloudWatch:
                 raise cw_invalid(f"The value {unit} for parameter {path}.Unit is invalid.")
             parsed.append((name, dims, datum.get("Dimensions") or [],
                            dict(self.point(datum, path), ts=ts, unit=unit)))
+        # "up to 150 values per metric with one PutMetricData request":
+        # data of one metric together, not just each datum.
+        per_metric = {}
+        for name, dims, _, point in parsed:
+            if point["raw"] is not None:
+                per_metric[(name, dims)] = per_metric.get((name, dims), 0) + len(point["raw"])
+        for (name, _), n in per_metric.items():
+            if n > 150:
+                raise cw_invalid(f"The request holds {n} values for metric {name}; "
+                                 "at most 150 values per metric are accepted in one request.")
         for name, dims, raw_dims, point in parsed:
             metric = self.metrics.setdefault((namespace, name, dims), {"dims": raw_dims, "points": []})
             metric["points"].append(point)

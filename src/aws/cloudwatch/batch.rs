@@ -58,30 +58,74 @@ pub fn request_size(data: &[MetricDatum], namespace: &str) -> usize {
     request_overhead(namespace) + data.iter().map(datum_size).sum::<usize>()
 }
 
-/// Data packed, in order, into requests of at most
-/// [`MAX_DATA_PER_REQUEST`] data and [`MAX_REQUEST_BYTES`] bytes. A datum
-/// of geolat's is a few kilobytes at most (150 values, four dimensions of
-/// at most 1024 characters), so every one fits a request of its own.
+/// A metric's identity: its name and dimensions.
+fn identity(datum: &MetricDatum) -> (String, Vec<(String, String)>) {
+    let mut dims: Vec<(String, String)> = datum
+        .dimensions()
+        .iter()
+        .map(|d| {
+            (
+                d.name().unwrap_or_default().to_owned(),
+                d.value().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    dims.sort();
+    (datum.metric_name().unwrap_or_default().to_owned(), dims)
+}
+
+/// One request being filled.
+struct Open {
+    data: Vec<MetricDatum>,
+    size: usize,
+    metrics: std::collections::HashSet<(String, Vec<(String, String)>)>,
+}
+
+/// Data packed into requests of at most [`MAX_DATA_PER_REQUEST`] data and
+/// [`MAX_REQUEST_BYTES`] bytes, and at most one datum per metric: a
+/// request may carry at most 150 values per metric ("up to 150 values per
+/// metric with one PutMetricData request"), so the data a large histogram
+/// was split into go to different requests. A datum of geolat's is a few
+/// kilobytes at most (150 values, four dimensions of at most 1024
+/// characters), so every one fits a request of its own. Each datum goes to
+/// the first request that can take it; data keep their order within a
+/// request.
 pub fn batches(data: Vec<MetricDatum>, namespace: &str) -> Vec<Vec<MetricDatum>> {
     let overhead = request_overhead(namespace);
-    let mut out = Vec::new();
-    let mut batch = Vec::new();
-    let mut size = overhead;
+    let mut open: Vec<Open> = Vec::new();
+    // Requests before this one are full by count.
+    let mut first = 0;
     for datum in data {
         let n = datum_size(&datum);
-        if !batch.is_empty()
-            && (batch.len() == MAX_DATA_PER_REQUEST || size + n > MAX_REQUEST_BYTES)
+        let id = identity(&datum);
+        let fits = |o: &Open| {
+            o.data.len() < MAX_DATA_PER_REQUEST
+                && o.size + n <= MAX_REQUEST_BYTES
+                && !o.metrics.contains(&id)
+        };
+        let at = match open[first..].iter().position(fits) {
+            Some(i) => first + i,
+            None => {
+                open.push(Open {
+                    data: Vec::new(),
+                    size: overhead,
+                    metrics: std::collections::HashSet::new(),
+                });
+                open.len() - 1
+            }
+        };
+        let o = &mut open[at];
+        o.size += n;
+        o.metrics.insert(id);
+        o.data.push(datum);
+        while open
+            .get(first)
+            .is_some_and(|o| o.data.len() == MAX_DATA_PER_REQUEST)
         {
-            out.push(std::mem::take(&mut batch));
-            size = overhead;
+            first += 1;
         }
-        size += n;
-        batch.push(datum);
     }
-    if !batch.is_empty() {
-        out.push(batch);
-    }
-    out
+    open.into_iter().map(|o| o.data).collect()
 }
 
 #[cfg(test)]
@@ -183,6 +227,30 @@ mod tests {
             datum_size(&renamed),
             datum_size(&d) + "-and-more".len(),
             "the same datum but for a longer geo"
+        );
+    }
+
+    #[test]
+    fn one_metric_never_gets_more_than_150_values_in_a_request() {
+        // 400 buckets: three data of the same metric, so three requests,
+        // each shared with other metrics' data.
+        let big = latency_data(&KEY, &histogram(400), at());
+        assert_eq!(big.len(), 3);
+        let others: Vec<MetricDatum> = (0..5).map(small_datum).collect();
+        let data: Vec<MetricDatum> = big.into_iter().chain(others).collect();
+        let requests = batches(data, DEFAULT_NAMESPACE);
+        assert_eq!(requests.len(), 3);
+        for r in &requests {
+            let mut seen = std::collections::HashSet::new();
+            assert!(
+                r.iter().all(|d| seen.insert(identity(d))),
+                "one datum per metric"
+            );
+        }
+        assert_eq!(
+            requests[0].len(),
+            6,
+            "the other metrics share the first request"
         );
     }
 }

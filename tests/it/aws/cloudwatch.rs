@@ -158,10 +158,21 @@ async fn a_published_window_reads_back_with_its_counts_and_percentiles() {
         "{}",
         near.histogram.buckets()
     );
+    // At most 150 values per metric in a request: as many requests as
+    // the largest histogram has data.
+    let mut per_metric = std::collections::HashMap::new();
+    for d in &data {
+        let dims: Vec<String> = d.dimensions().iter().map(|x| format!("{x:?}")).collect();
+        *per_metric
+            .entry((d.metric_name().map(str::to_owned), dims))
+            .or_insert(0) += 1;
+    }
+    let most = per_metric.values().copied().max().unwrap();
+    assert!(most >= 2);
     let sent = cloudwatch::publish(&cw, "GeolatTest", data).await.unwrap();
-    assert_eq!(sent.requests, 1);
+    assert_eq!(sent.requests, most);
     let statuses: Vec<u64> = put_calls(&gw).iter().map(|c| c.0).collect();
-    assert_eq!(statuses, [200]);
+    assert_eq!(statuses, vec![200; most]);
 
     // The warm distribution to NEAR, against an HdrHistogram of the raw values.
     let mut h = codec::new_histogram();
@@ -242,14 +253,27 @@ async fn histograms_past_150_buckets_and_1000_data_are_split() {
     let cw = geolat::aws::cloudwatch_client(&sdk);
     let at = Utc::now();
 
-    // 400 buckets: three data of one metric (150, 150, 100), one request.
+    // 400 buckets: three data of one metric (150, 150, 100), in three
+    // requests (at most 150 values per metric in one request).
     let mut h = histogram(400, 1);
     h.record_n(value_range(index_of(2_000) + 399).0, 99);
     let data = cloudwatch::latency_data(&key(GEO), &h, at);
     let values: Vec<usize> = data.iter().map(|d| d.values().len()).collect();
     assert_eq!(values, [150, 150, 100]);
+    // As CloudWatch does, the emulator refuses them in one request.
+    let refused = cw
+        .put_metric_data()
+        .namespace("Split")
+        .set_metric_data(Some(data.clone()))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{refused:?}").contains("at most 150 values per metric"),
+        "{refused:?}"
+    );
     let sent = cloudwatch::publish(&cw, "Split", data).await.unwrap();
-    assert_eq!((sent.requests, sent.data), (1, 3));
+    assert_eq!((sent.requests, sent.data), (3, 3));
     let d = dims(&[
         ("Geo", GEO),
         ("Region", NEAR),
