@@ -62,6 +62,38 @@ impl AwsControl {
         }
     }
 
+    /// Whether each region can take traffic: at least one of its
+    /// accelerator endpoints healthy with a non-zero weight, and its
+    /// Route 53 health check (when configured) passing on most checkers.
+    /// Regions neither reports on are left out.
+    pub async fn health(&self) -> Result<BTreeMap<String, bool>, RoutingError> {
+        let mut health: BTreeMap<String, bool> = self
+            .groups()
+            .await?
+            .iter()
+            .map(|g| {
+                let up = g.endpoints.iter().any(|e| e.healthy && e.weight > 0);
+                (g.region.clone(), up)
+            })
+            .collect();
+        if let Some(r) = &self.route53 {
+            for (region, id) in &r.health_checks {
+                let passing = match super::inventory::status(r.client(), id).await {
+                    Some((ok, all)) => all > 0 && ok * 2 > all,
+                    None => {
+                        return Err(RoutingError::Api {
+                            action: format!("reading health check {id} of {region}"),
+                            message: "Route 53 gave no status".into(),
+                        });
+                    }
+                };
+                let up = health.entry(region.clone()).or_insert(true);
+                *up &= passing;
+            }
+        }
+        Ok(health)
+    }
+
     /// The traffic policy instance routing the name, in traffic policy mode.
     pub async fn policy(&self) -> Result<Option<Instance>, RoutingError> {
         match &self.route53 {

@@ -150,26 +150,7 @@ pub async fn health_checks(
                 )
             })
             .unwrap_or_default();
-        // Not every endpoint answers status (an emulator may not): shown
-        // as unknown rather than failing the whole view.
-        let healthy_checkers = client
-            .get_health_check_status()
-            .health_check_id(id)
-            .send()
-            .await
-            .ok()
-            .map(|s| {
-                let obs = s.health_check_observations();
-                let ok = obs
-                    .iter()
-                    .filter(|o| {
-                        o.status_report()
-                            .and_then(|r| r.status())
-                            .is_some_and(|s| s.starts_with("Success"))
-                    })
-                    .count();
-                (ok, obs.len())
-            });
+        let healthy_checkers = status(client, id).await;
         out.push(HealthCheck {
             id: id.to_owned(),
             target,
@@ -177,4 +158,26 @@ pub async fn health_checks(
         });
     }
     Ok(out)
+}
+
+/// Checkers reporting success, of those reporting, for health check `id`;
+/// None when Route 53 gives no status (shown as unknown rather than
+/// failing a whole view).
+pub async fn status(client: &Client, id: &str) -> Option<(usize, usize)> {
+    let s = client
+        .get_health_check_status()
+        .health_check_id(id)
+        .send()
+        .await
+        .ok()?;
+    let obs = s.health_check_observations();
+    let ok = obs
+        .iter()
+        .filter(|o| {
+            o.status_report()
+                .and_then(|r| r.status())
+                .is_some_and(|s| s.starts_with("Success"))
+        })
+        .count();
+    Some((ok, obs.len()))
 }

@@ -64,6 +64,10 @@ pub struct Route53Config {
     /// instance (a new policy version per change).
     #[serde(default)]
     pub mode: Route53Mode,
+    /// Per region, the Route 53 health check of its endpoint: a region
+    /// whose check fails gets no new traffic from an apply.
+    #[serde(default)]
+    pub health_checks: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -93,7 +97,7 @@ impl AwsRouting {
         let routing: AwsRouting =
             serde_saphyr::from_str(&text).map_err(|e| ConfigError::Syntax {
                 file: file.to_owned(),
-                message: e.to_string(),
+                message: crate::config::one_line(&e.to_string()),
             })?;
         let field = |field: &str, problem: &str| ConfigError::Field {
             file: file.to_owned(),

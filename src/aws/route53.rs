@@ -33,6 +33,8 @@ pub struct Route53 {
     zone: String,
     pub layout: Layout,
     pub mode: super::Route53Mode,
+    /// Per region, the health check of its endpoint.
+    pub health_checks: std::collections::BTreeMap<String, String>,
     wait: SyncWait,
 }
 
@@ -50,6 +52,7 @@ impl Route53 {
             zone: zone.trim_start_matches("/hostedzone/").to_owned(),
             layout,
             mode: super::Route53Mode::Records,
+            health_checks: std::collections::BTreeMap::new(),
             wait,
         }
     }
@@ -57,6 +60,17 @@ impl Route53 {
     /// The same, routing the name by a traffic policy instance.
     pub fn with_mode(self, mode: super::Route53Mode) -> Route53 {
         Route53 { mode, ..self }
+    }
+
+    /// The same, judging regions' health by these Route 53 health checks.
+    pub fn with_health_checks(
+        self,
+        health_checks: std::collections::BTreeMap<String, String>,
+    ) -> Route53 {
+        Route53 {
+            health_checks,
+            ..self
+        }
     }
 
     pub fn client(&self) -> &Client {

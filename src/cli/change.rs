@@ -348,17 +348,7 @@ async fn run_change(
     let store = Store::open(&flags.store)?;
     let mut out = std::io::stdout();
     plan::render(&p, &mut out)?;
-    let health: Health = control
-        .groups()
-        .await?
-        .iter()
-        .map(|g| {
-            (
-                g.region.clone(),
-                g.endpoints.iter().any(|e| e.healthy && e.weight > 0),
-            )
-        })
-        .collect();
+    let health: Health = control.health().await?;
     let limits = Limits {
         max_share: flags.max_share,
         max_age,

@@ -56,6 +56,7 @@ impl AwsArgs {
                     SyncWait::default(),
                 )
                 .with_mode(r.mode)
+                .with_health_checks(r.health_checks)
             }),
             accelerator: routing
                 .accelerator

@@ -252,7 +252,7 @@ impl ProbeConfig {
 
 /// The YAML parser's errors come with an annotated snippet over several
 /// lines; the first line already says where and what.
-fn one_line(s: &str) -> String {
+pub fn one_line(s: &str) -> String {
     let first = s
         .lines()
         .map(str::trim)

@@ -35,6 +35,8 @@ Control API for tests (JSON over HTTP):
         shape (Route 53 says Throttling for ThrottlingException, S3 SlowDown)
     GET  /_emulator/faults                    faults with their counts left
     POST /_emulator/ga/health {"endpoint_id": ID, "state": "UNHEALTHY", "reason"?: TEXT}
+    POST /_emulator/route53/health {"health_check_id": ID, "status": "Failure: ..."}
+        what GetHealthCheckStatus reports for that check (moto: always Success)
     POST /_emulator/cloudwatch/metrics {PutMetricData input; timestamps in
                                         epoch seconds; AWS/ namespaces and
                                         old timestamps allowed}
@@ -879,6 +881,17 @@ class Route53:
             self.policies = {}    # id -> {Name, Type, Latest, versions: {n: {Document, Comment}}}
             self.instances = {}   # id -> TrafficPolicyInstance fields
             self.geo_records = {}  # zone id -> {record_key: ResourceRecordSet element}
+            self.health = {}       # health check id -> status report set by a test
+
+    def health_status(self, check):
+        """GetHealthCheckStatus for a check a test set (moto always says Success)."""
+        status = self.health.get(check)
+        if status is None:
+            return None
+        observation = [("Region", "us-east-1"), ("IPAddress", "127.0.13.37"),
+                       ("StatusReport", [("Status", status), ("CheckedTime", iso(time.time()))])]
+        return r53_reply(200, "GetHealthCheckStatusResponse", [
+            ("HealthCheckObservations", [("HealthCheckObservation", observation)] * 3)])
 
     # -- moto lookups
 
@@ -1275,7 +1288,7 @@ R53_ROUTES = [
         ("GET", "healthcheck/[^/]+", "GetHealthCheck"),
         ("POST", "healthcheck/[^/]+", "UpdateHealthCheck"),
         ("DELETE", "healthcheck/[^/]+", "DeleteHealthCheck"),
-        ("GET", "healthcheck/[^/]+/status", "GetHealthCheckStatus"),
+        ("GET", "healthcheck/(?P<check>[^/]+)/status", "GetHealthCheckStatus"),
         ("POST", "tags/[^/]+/[^/]+", "ChangeTagsForResource"),
         ("GET", "tags/[^/]+/[^/]+", "ListTagsForResource"),
         ("POST", "trafficpolicy", "CreateTrafficPolicy"),
@@ -1909,6 +1922,7 @@ class Gateway:
                 200, "GetTrafficPolicyInstanceCountResponse",
                 [("TrafficPolicyInstanceCount", len(r.instances))]),
             "ChangeResourceRecordSets": lambda: r.change_records(zone, body, headers) or forward(),
+            "GetHealthCheckStatus": lambda: r.health_status(p["check"]) or forward(),
             "ListResourceRecordSets": lambda: r.merge_records(zone, forward()),
             "DeleteHostedZone": lambda: self.delete_zone(zone, forward),
         }
@@ -1949,6 +1963,13 @@ class Gateway:
                     raise ApiError("BadRequest", "endpoint_id is required")
                 groups = self.ga.set_health(endpoint, req.get("state"), req.get("reason"))
                 return ok({"ok": True, "endpoint_groups": groups})
+            if route == ("POST", "/_emulator/route53/health"):
+                check, status = req.get("health_check_id"), req.get("status")
+                if not isinstance(check, str) or not isinstance(status, str):
+                    raise ApiError("BadRequest", "health_check_id and status are required")
+                with self.route53.lock:
+                    self.route53.health[check] = status
+                return ok()
             if route == ("POST", "/_emulator/cloudwatch/metrics"):
                 with self.cloudwatch.lock:
                     self.cloudwatch.PutMetricData(req, allow_aws=True)

@@ -337,6 +337,49 @@ async fn guardrails_and_the_lease_refuse_by_name() {
         &json!({"endpoint_id": sick, "state": "HEALTHY"}),
     );
 
+    // A failing Route 53 health check on the region's endpoint.
+    let r53 = geolat::aws::route53_client(&o.gw.sdk().await);
+    let check = r53
+        .create_health_check()
+        .caller_reference("hc-default")
+        .health_check_config(
+            aws_sdk_route53::types::HealthCheckConfig::builder()
+                .r#type(aws_sdk_route53::types::HealthCheckType::Https)
+                .fully_qualified_domain_name(format!("{}.lb.example.net", regions[0]))
+                .port(443)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let check = check.health_check().unwrap().id().to_owned();
+    let mut text = std::fs::read_to_string(&o.config).unwrap();
+    text = text.replacen(
+        "\naccelerator:",
+        &format!(
+            "\n  health_checks:\n    {}: {check}\naccelerator:",
+            regions[0]
+        ),
+        1,
+    );
+    std::fs::write(&o.config, text).unwrap();
+    o.gw.control(
+        "POST",
+        "/_emulator/route53/health",
+        &json!({"health_check_id": check, "status": "Failure: HTTP Status Code 503"}),
+    );
+    let err = o.fails(&[&["apply", &good][..], &flags].concat());
+    assert!(
+        err.contains(&format!("{}, which has no healthy endpoint", regions[0])),
+        "{err}"
+    );
+    o.gw.control(
+        "POST",
+        "/_emulator/route53/health",
+        &json!({"health_check_id": check, "status": "Success: HTTP Status Code 200"}),
+    );
+
     // Another writer holds the lease: said, nothing changed, clean exit.
     let lease_dir = o.dir.path().join("store/locks");
     std::fs::create_dir_all(&lease_dir).unwrap();

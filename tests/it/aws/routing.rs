@@ -492,3 +492,20 @@ async fn routing_show_lists_each_record_type_and_health_checks() {
         "HTTPS eu-west-1.lb.example.net:443/healthz"
     );
 }
+
+/// A broken AWS routing config: one line naming the file, line and problem.
+#[test]
+fn a_broken_config_is_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("aws.yaml");
+    std::fs::write(&config, "route53:\n  name: a: b\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_geolat"))
+        .args(["routing", "show", "--aws"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("aws.yaml: line 2"), "{err}");
+}
