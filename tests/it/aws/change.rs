@@ -164,6 +164,21 @@ async fn advice_is_planned_guarded_dry_run_applied_audited_and_rolled_back() {
     // Advice from a world file, not measurements: refused, and said.
     let err = o.fails(&["apply", &plan, "--aws", &cfg, "--store", &o.store]);
     assert!(err.contains("--allow-unmeasured"), "{err}");
+    // From today's routing to the advice moves most traffic: more than one
+    // apply may by default.
+    let err = o.fails(&[
+        "apply",
+        &plan,
+        "--aws",
+        &cfg,
+        "--store",
+        &o.store,
+        "--allow-unmeasured",
+    ]);
+    assert!(
+        err.contains("more than the 25.0% one apply may (--max-share)"),
+        "{err}"
+    );
     // Dry run: shown and audited, nothing changed.
     let flags = [
         "--aws",
@@ -258,21 +273,34 @@ async fn advice_is_planned_guarded_dry_run_applied_audited_and_rolled_back() {
         .iter()
         .map(|r| (r["action"].as_str().unwrap(), r["result"].as_str().unwrap()))
         .collect();
-    assert_eq!(actions.len(), 6, "{actions:?}");
-    assert!(actions[0].1.starts_with("refused:"), "{actions:?}");
-    assert_eq!(actions[1], ("dry-run", "dry-run"));
-    assert_eq!(actions[2], ("apply", "applied"));
+    assert_eq!(actions.len(), 7, "{actions:?}");
+    assert!(actions[0].1.contains("--allow-unmeasured"), "{actions:?}");
+    assert!(actions[1].1.contains("--max-share"), "{actions:?}");
+    assert_eq!(actions[2], ("dry-run", "dry-run"));
+    assert_eq!(actions[3], ("apply", "applied"));
+    assert!(actions[4].1.contains("live routing changed"), "{actions:?}");
+    assert_eq!(actions[5], ("drain", "applied"));
+    assert_eq!(actions[6], ("restore", "applied"));
     assert!(
-        actions[3].1.starts_with("failed") || actions[3].1.starts_with("refused"),
-        "{actions:?}"
+        history[3]["after"]["dns"].is_object(),
+        "the state after is recorded"
     );
-    assert_eq!(actions[4], ("drain", "applied"));
-    assert_eq!(actions[5], ("restore", "applied"));
-    let drain_id = history[4]["id"].as_str().unwrap();
-    // Rolling back the drain's predecessor is today's state: no change.
+    // Roll the restore back: the region is drained again.
+    let restore_id = history[6]["id"].as_str().unwrap();
     o.ok(&[
-        "rollback", drain_id, "--aws", &cfg, "--store", &o.store, "--apply", "--yes",
+        "rollback",
+        restore_id,
+        "--aws",
+        &cfg,
+        "--store",
+        &o.store,
+        "--apply",
+        "--yes",
+        "--max-share",
+        "1",
     ]);
+    assert_eq!(o.routing()["accelerator"][region], 0.0);
+    assert_eq!(o.routing()["dns"], drained["dns"]);
     let table = o.ok(&["history", "--store", &o.store]);
     assert!(
         table.contains("drain") && table.contains("restore"),
