@@ -3,9 +3,12 @@
 //!
 //! Data flows through the modules in this order:
 //! `probe` (measure) -> `window` (HDR histograms per series) -> `store`
-//! (object storage) -> analysis and advice (later stages). `lab` emulates
-//! regional endpoints and DNS on loopback for tests, benchmarks and demos;
-//! `cli` is the command line over all of it.
+//! (object storage) -> `analyze` (latency matrix) -> `world` -> `advise`
+//! (the plan) -> `apply` (change plans, guardrails, lease, audit) ->
+//! `routing` (the control-plane interface), implemented by `lab` and by
+//! `aws` (Route 53, Global Accelerator; CloudWatch for metrics). `lab`
+//! emulates regional endpoints, DNS and an accelerator on loopback for
+//! tests, benchmarks and demos; `cli` is the command line over all of it.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
