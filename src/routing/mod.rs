@@ -73,16 +73,7 @@ impl RoutingState {
             .iter()
             .filter_map(|g| {
                 let location = self.location_for(g.country.as_deref(), &g.continent)?;
-                let weights = &self.dns[location];
-                let total: f64 = weights.values().map(|w| f64::from(*w)).sum();
-                (total > 0.0).then(|| {
-                    let split = weights
-                        .iter()
-                        .filter(|(_, w)| **w > 0)
-                        .map(|(r, w)| (r.clone(), f64::from(*w) / total))
-                        .collect();
-                    (g.id.clone(), split)
-                })
+                Some((g.id.clone(), fractions(&self.dns[location])?))
             })
             .collect()
     }
@@ -91,19 +82,22 @@ impl RoutingState {
     pub fn dns_fractions(&self) -> crate::world::Routing {
         self.dns
             .iter()
-            .filter_map(|(geo, weights)| {
-                let total: f64 = weights.values().map(|w| f64::from(*w)).sum();
-                (total > 0.0).then(|| {
-                    let split = weights
-                        .iter()
-                        .filter(|(_, w)| **w > 0)
-                        .map(|(r, w)| (r.clone(), f64::from(*w) / total))
-                        .collect();
-                    (geo.clone(), split)
-                })
-            })
+            .filter_map(|(geo, weights)| Some((geo.clone(), fractions(weights)?)))
             .collect()
     }
+}
+
+/// Weights as the fraction of traffic each region gets; None when they
+/// send no traffic at all.
+fn fractions(weights: &BTreeMap<String, u8>) -> Option<BTreeMap<String, f64>> {
+    let total: f64 = weights.values().map(|w| f64::from(*w)).sum();
+    (total > 0.0).then(|| {
+        weights
+            .iter()
+            .filter(|(_, w)| **w > 0)
+            .map(|(r, w)| (r.clone(), f64::from(*w) / total))
+            .collect()
+    })
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -130,34 +130,10 @@ pub fn batches(data: Vec<MetricDatum>, namespace: &str) -> Vec<Vec<MetricDatum>>
 
 #[cfg(test)]
 mod tests {
-    use chrono::{DateTime, Utc};
-
     use super::*;
-    use crate::analyze::hist::{SparseHistogram, index_of, value_range};
+    use crate::analyze::hist::SparseHistogram;
+    use crate::aws::cloudwatch::tests::{KEY, at, histogram};
     use crate::aws::cloudwatch::{DEFAULT_NAMESPACE, LatencyKey, latency_data};
-    use crate::config::PathKind;
-    use crate::probe::record::Phase;
-
-    fn at() -> DateTime<Utc> {
-        "2026-11-29T21:00:00Z".parse().unwrap()
-    }
-
-    const KEY: LatencyKey<'static> = LatencyKey {
-        geo: "GB-London",
-        region: "eu-west-2",
-        path: PathKind::Direct,
-        phase: Phase::Warm,
-    };
-
-    /// A histogram with `buckets` distinct buckets from 2 ms up.
-    fn histogram(buckets: u32) -> SparseHistogram {
-        let mut h = SparseHistogram::default();
-        let first = index_of(2_000);
-        for i in 0..buckets {
-            h.record_n(value_range(first + i).0, u64::from(i) + 1);
-        }
-        h
-    }
 
     fn small_datum(i: usize) -> MetricDatum {
         let geo = format!("geo-{i}");

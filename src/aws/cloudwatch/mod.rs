@@ -308,11 +308,11 @@ mod tests {
     use crate::analyze::hist::index_of;
     use crate::analyze::matrix::{Cell, ErrorScope};
 
-    fn at() -> DateTime<Utc> {
+    pub(super) fn at() -> DateTime<Utc> {
         "2026-11-29T21:00:00Z".parse().unwrap()
     }
 
-    const KEY: LatencyKey<'static> = LatencyKey {
+    pub(super) const KEY: LatencyKey<'static> = LatencyKey {
         geo: "GB-London",
         region: "eu-west-2",
         path: PathKind::Direct,
@@ -321,7 +321,7 @@ mod tests {
 
     /// A histogram with `buckets` distinct buckets from 2 ms up, the `i`-th
     /// counted `i + 1` times.
-    fn histogram(buckets: u32) -> SparseHistogram {
+    pub(super) fn histogram(buckets: u32) -> SparseHistogram {
         let mut h = SparseHistogram::default();
         let first = index_of(2_000);
         for i in 0..buckets {
