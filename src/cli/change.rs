@@ -410,8 +410,24 @@ async fn run_change(
         Err(e) => format!("failed: {e}"),
     };
     let written = audit::write(&store, &record).await;
-    lease::release(&store, &held).await?;
-    let key = written?;
+    // The lease expires by itself: failing to give it back must not hide
+    // what happened to AWS.
+    if let Err(e) = lease::release(&store, &held).await {
+        tracing::warn!(error = %e, "could not release the routing lease; it expires by itself");
+    }
+    let key = match written {
+        Ok(key) => key,
+        Err(e) => {
+            let what = match &applied {
+                Ok(()) => "was applied".to_owned(),
+                Err(failed) => format!("failed ({failed})"),
+            };
+            bail!(
+                "{action} {what}, but its audit record could not be written ({e}); the state is now: {}",
+                serde_json::to_string(&record.after).unwrap_or_default()
+            );
+        }
+    };
     applied.with_context(|| format!("{action} failed (audit {key})"))?;
     writeln!(out, "applied (audit {key}, id {})", record.id)?;
     Ok(())
