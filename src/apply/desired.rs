@@ -11,7 +11,7 @@ use crate::aws::policy_doc;
 use crate::routing::RoutingState;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("advice: {0} (was it written by `geolat advise --json`?)")]
+#[error("{0} (was it written by `geolat advise --json`?)")]
 pub struct AdviceError(pub String);
 
 /// The routing `advice` (a geolat-plan JSON document) proposes.
