@@ -30,19 +30,6 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// The command failed with exactly one line on stderr mentioning `needle`.
-fn assert_user_error(o: &Output, needle: &str) {
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(1), "exit code; stderr: {err}");
-    assert_eq!(err.lines().count(), 1, "one line expected: {err}");
-    assert!(err.starts_with("error: "), "{err}");
-    assert!(err.contains(needle), "`{err}` does not mention `{needle}`");
-    assert!(
-        !err.contains("panicked") && !err.contains("backtrace"),
-        "{err}"
-    );
-}
-
 fn write_ca(dir: &Path) -> String {
     let path = dir.join("ca.pem");
     std::fs::write(&path, &util::pki().ca_pem).unwrap();
@@ -96,7 +83,7 @@ async fn oneshot_table_counts_errors_and_fails_when_nothing_succeeds() {
     let url = format!("https://127.0.0.1:{}/status/502", ep.addr().port());
     let o = geolat(&["probe", &url, "-n", "3", "--ca", &ca]).await;
     // The table is printed, and the exit status says nothing succeeded.
-    assert_user_error(&o, "every sample to");
+    crate::util::assert_user_error(&o, "every sample to");
     assert!(stderr(&o).contains("(http_status=3)"), "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("errors: http_status=3"), "{out}");
@@ -365,7 +352,7 @@ async fn user_mistakes_get_one_clear_line() {
     ];
     for (args, needle) in cases {
         let o = geolat(&args).await;
-        assert_user_error(&o, needle);
+        crate::util::assert_user_error(&o, needle);
     }
 }
 

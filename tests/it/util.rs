@@ -216,3 +216,17 @@ pub async fn dns_for(name: &str) -> geolat::lab::dns::LabDns {
         .await
         .unwrap()
 }
+
+/// A mistake a user can make: exit status 1 and one line, `error: ...`,
+/// naming what to fix (`needle`).
+pub fn assert_user_error(o: &std::process::Output, needle: &str) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "exit code; stderr: {err}");
+    assert_eq!(err.lines().count(), 1, "one line expected: {err}");
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(err.contains(needle), "`{err}` does not mention `{needle}`");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
+}

@@ -20,13 +20,6 @@ async fn geolat(args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn assert_user_error(o: &Output, needle: &str) {
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "exit code; stderr: {err}");
-    assert_eq!(err.lines().count(), 1, "one line expected: {err}");
-    assert!(err.starts_with("error: ") && err.contains(needle), "{err}");
-}
-
 #[tokio::test]
 async fn cli_json_holds_to_its_schema_and_writes_a_world() {
     let s = two_geo_store().await;
@@ -112,7 +105,7 @@ async fn cli_bad_inputs_are_one_line_errors() {
     ];
     for (args, needle) in cases {
         let o = geolat(&args).await;
-        assert_user_error(&o, needle);
+        crate::util::assert_user_error(&o, needle);
     }
     assert!(!missing.exists(), "analyze never creates a store");
     assert!(!Path::new(out).exists());

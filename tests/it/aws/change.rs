@@ -349,21 +349,20 @@ async fn guardrails_and_the_lease_refuse_by_name() {
     // An unhealthy region receiving traffic.
     let good = plan_of("good", advice(fresh.clone(), 0));
     let sick = format!("alb-{}", regions[1]);
-    o.gw.control(
-        "POST",
-        "/_emulator/ga/health",
-        &json!({"endpoint_id": sick, "state": "UNHEALTHY"}),
-    );
+    let endpoint_health = |state: &str| {
+        o.gw.control(
+            "POST",
+            "/_emulator/ga/health",
+            &json!({"endpoint_id": sick, "state": state}),
+        )
+    };
+    endpoint_health("UNHEALTHY");
     let err = o.fails(&[&["apply", &good][..], &flags].concat());
     assert!(
         err.contains(&format!("{}, which has no healthy endpoint", regions[1])),
         "{err}"
     );
-    o.gw.control(
-        "POST",
-        "/_emulator/ga/health",
-        &json!({"endpoint_id": sick, "state": "HEALTHY"}),
-    );
+    endpoint_health("HEALTHY");
 
     // A failing Route 53 health check on the region's endpoint.
     let r53 = geolat::aws::route53_client(&o.gw.sdk().await);
@@ -392,21 +391,20 @@ async fn guardrails_and_the_lease_refuse_by_name() {
         1,
     );
     std::fs::write(&o.config, text).unwrap();
-    o.gw.control(
-        "POST",
-        "/_emulator/route53/health",
-        &json!({"health_check_id": check, "status": "Failure: HTTP Status Code 503"}),
-    );
+    let check_status = |status: &str| {
+        o.gw.control(
+            "POST",
+            "/_emulator/route53/health",
+            &json!({"health_check_id": check, "status": status}),
+        )
+    };
+    check_status("Failure: HTTP Status Code 503");
     let err = o.fails(&[&["apply", &good][..], &flags].concat());
     assert!(
         err.contains(&format!("{}, which has no healthy endpoint", regions[0])),
         "{err}"
     );
-    o.gw.control(
-        "POST",
-        "/_emulator/route53/health",
-        &json!({"health_check_id": check, "status": "Success: HTTP Status Code 200"}),
-    );
+    check_status("Success: HTTP Status Code 200");
 
     // Another writer holds the lease: said, nothing changed, clean exit.
     let lease_dir = o.dir.path().join("store/locks");

@@ -550,13 +550,6 @@ async fn geolat(gw: &Gateway, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn one_line_error(o: &Output, needle: &str) {
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "exit code; stderr: {err}");
-    assert_eq!(err.lines().count(), 1, "one line expected: {err}");
-    assert!(err.starts_with("error: ") && err.contains(needle), "{err}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probe_cloudwatch_publishes_the_window_it_measured() {
     let gw = Gateway::start();
@@ -627,7 +620,7 @@ async fn probe_cloudwatch_publishes_the_window_it_measured() {
                             "message": "The value for parameter X is invalid."}),
     );
     let o = geolat(&gw, &args).await;
-    one_line_error(
+    crate::util::assert_user_error(
         &o,
         "CloudWatch namespace GeolatTest: PutMetricData request 1 of 1 failed, 0 of ",
     );
@@ -667,7 +660,7 @@ async fn cloudwatch_mistakes_are_one_line_errors_before_any_work() {
         ),
     ] {
         let o = geolat(&gw, &args).await;
-        one_line_error(&o, needle);
+        crate::util::assert_user_error(&o, needle);
     }
     assert!(gw.calls().is_empty(), "nothing was sent");
 }
