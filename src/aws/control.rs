@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use super::Route53Mode;
 use super::accelerator::{Accelerator, Group, Update, plan_updates};
+use aws_sdk_route53::types::ResourceRecordSet;
+
 use super::layout::{Layout, Record};
 use super::policy_doc;
 use super::route53::Route53;
@@ -20,9 +22,20 @@ pub struct AwsControl {
 
 /// What reading AWS found: the routing and the raw parts it came from.
 struct Current {
+    /// Every record set in the zone (records mode; empty otherwise).
+    zone: Vec<ResourceRecordSet>,
     records: Vec<Record>,
     policy: Option<Instance>,
     groups: Vec<Group>,
+}
+
+/// Everything `geolat routing show` prints, from one read.
+pub struct Inspection {
+    pub state: RoutingState,
+    pub groups: Vec<Group>,
+    pub policy: Option<Instance>,
+    /// Every record set in the zone.
+    pub zone: Vec<ResourceRecordSet>,
 }
 
 /// What the DNS step of an apply did, for its undo.
@@ -33,24 +46,36 @@ enum DnsDone {
 
 impl AwsControl {
     async fn current(&self) -> Result<Current, RoutingError> {
-        let (records, policy) = match &self.route53 {
-            Some(r) if r.mode == Route53Mode::TrafficPolicy => {
-                let l = &r.layout;
-                let i =
-                    traffic_policy::instance(r.client(), r.zone(), l.name(), l.targets()).await?;
-                (Vec::new(), i)
+        let (zone, records) = match &self.route53 {
+            Some(r) if r.mode == Route53Mode::Records => {
+                let zone = r.all_records().await?;
+                let records = r.owned(&zone)?;
+                (zone, records)
             }
-            Some(r) => (r.owned_records().await?, None),
-            None => (Vec::new(), None),
-        };
-        let groups = match &self.accelerator {
-            Some(a) => a.groups().await?,
-            None => Vec::new(),
+            _ => (Vec::new(), Vec::new()),
         };
         Ok(Current {
+            zone,
             records,
-            policy,
-            groups,
+            policy: self.policy().await?,
+            groups: self.groups().await?,
+        })
+    }
+
+    /// The routing and everything it was read from, each listed once.
+    pub async fn inspect(&self) -> Result<Inspection, RoutingError> {
+        let mut c = self.current().await?;
+        let state = state_of(self.route53.as_ref(), &c)?.normalized();
+        if let Some(r) = &self.route53
+            && r.mode == Route53Mode::TrafficPolicy
+        {
+            c.zone = r.all_records().await?;
+        }
+        Ok(Inspection {
+            state,
+            groups: c.groups,
+            policy: c.policy,
+            zone: c.zone,
         })
     }
 

@@ -120,14 +120,13 @@ impl Route53 {
         }
     }
 
-    /// geolat's records in the zone.
-    pub async fn owned_records(&self) -> Result<Vec<Record>, RoutingError> {
-        let mut out = Vec::new();
-        for r in self.all_records().await? {
-            if self.layout.owns(r.name(), r.set_identifier()) {
-                out.push(from_sdk(&r)?);
-            }
-        }
+    /// geolat's records among the zone's `all`.
+    pub fn owned(&self, all: &[ResourceRecordSet]) -> Result<Vec<Record>, RoutingError> {
+        let mut out = all
+            .iter()
+            .filter(|r| self.layout.owns(r.name(), r.set_identifier()))
+            .map(from_sdk)
+            .collect::<Result<Vec<_>, _>>()?;
         out.sort();
         Ok(out)
     }

@@ -97,7 +97,7 @@ pub struct RollbackArgs {
 
 #[derive(Debug, Args)]
 pub struct DrainArgs {
-    /// Region to drain (or restore).
+    /// Region to drain.
     pub region: String,
     #[command(flatten)]
     pub aws: AwsArgs,
@@ -116,6 +116,16 @@ pub struct DrainArgs {
     /// How often to look at the flow metric while waiting.
     #[arg(long, default_value = "30s", value_name = "DURATION")]
     pub poll: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// Region whose last drain to undo.
+    pub region: String,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[command(flatten)]
+    pub flags: ApplyFlags,
 }
 
 fn duration(flag: &str, s: &str) -> anyhow::Result<StdDuration> {
@@ -277,7 +287,7 @@ pub async fn drain_cmd(args: DrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn restore_cmd(args: DrainArgs) -> anyhow::Result<()> {
+pub async fn restore_cmd(args: RestoreArgs) -> anyhow::Result<()> {
     let store = Store::open_existing(&args.flags.store)?;
     let (records, _) = audit::list(&store).await?;
     let drained = format!("drain {}", args.region);

@@ -73,7 +73,7 @@ pub enum Command {
     /// Drain a region for a release: dial 0, DNS share to its backup region.
     Drain(change::DrainArgs),
     /// Undo the last drain of a region: put back the state recorded before it.
-    Restore(change::DrainArgs),
+    Restore(change::RestoreArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {

@@ -12,7 +12,7 @@ use crate::aws::control::AwsControl;
 use crate::aws::layout::Layout;
 use crate::aws::route53::{Route53, SyncWait};
 use crate::aws::{self, AwsRouting, inventory};
-use crate::routing::{RoutingControl as _, RoutingState};
+use crate::routing::RoutingState;
 
 #[derive(Debug, Subcommand)]
 pub enum RoutingCommand {
@@ -108,12 +108,11 @@ pub async fn run(cmd: RoutingCommand) -> anyhow::Result<()> {
 
 async fn show(args: ShowArgs) -> anyhow::Result<()> {
     let control = args.aws.control().await?;
-    let state = control.read().await.context("cannot read the routing")?;
-    let groups = control.groups().await?;
-    let policy = control.policy().await?;
+    let seen = control.inspect().await.context("cannot read the routing")?;
+    let (state, groups, policy) = (seen.state, seen.groups, seen.policy);
     let (records, checks) = match &control.route53 {
         Some(r) => {
-            let records = inventory::records_of(&r.all_records().await?, r.layout.name());
+            let records = inventory::records_of(&seen.zone, r.layout.name());
             let checks = inventory::health_checks(r.client(), &records).await?;
             (records, checks)
         }

@@ -131,20 +131,9 @@ pub fn python_venv() -> PathBuf {
     .clone()
 }
 
-/// Fails with every violation if `value` does not match the committed schema.
-pub fn assert_schema(schema_file: &str, value: &serde_json::Value) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("schemas")
-        .join(schema_file);
-    let schema: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(value)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "{schema_file}: {errors:#?}\n{value:#}");
-}
+#[path = "../shared/schema.rs"]
+mod schema;
+pub use schema::assert_schema;
 
 /// A window of synthetic attempts against two targets.
 pub fn sample_window(

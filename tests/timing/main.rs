@@ -4,8 +4,9 @@
 //! within it, one test at a time (`serial`).
 
 mod phases;
-// The helpers are shared with the main integration binary.
-#[allow(dead_code)]
+// The helpers are shared with the main integration binary, which uses
+// more of them.
+#[allow(dead_code, unused_imports)]
 #[path = "../it/util.rs"]
 mod util;
 

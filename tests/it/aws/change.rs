@@ -260,7 +260,9 @@ async fn advice_is_planned_guarded_dry_run_applied_audited_and_rolled_back() {
             "{location} still sends to {region}"
         );
     }
-    o.ok(&[&["restore", region][..], &drain_flags].concat());
+    o.ok(&[
+        "restore", region, "--aws", &cfg, "--store", &o.store, "--apply", "--yes",
+    ]);
     assert_eq!(o.routing()["dns"], after["dns"]);
     assert_eq!(o.routing()["accelerator"], after["accelerator"]);
 
@@ -356,12 +358,15 @@ async fn guardrails_and_the_lease_refuse_by_name() {
             &json!({"endpoint_id": sick, "state": state}),
         )
     };
+    let refused_for = |region: &str| {
+        let err = o.fails(&[&["apply", &good][..], &flags].concat());
+        assert!(
+            err.contains(&format!("{region}, which has no healthy endpoint")),
+            "{err}"
+        );
+    };
     endpoint_health("UNHEALTHY");
-    let err = o.fails(&[&["apply", &good][..], &flags].concat());
-    assert!(
-        err.contains(&format!("{}, which has no healthy endpoint", regions[1])),
-        "{err}"
-    );
+    refused_for(&regions[1]);
     endpoint_health("HEALTHY");
 
     // A failing Route 53 health check on the region's endpoint.
@@ -399,11 +404,7 @@ async fn guardrails_and_the_lease_refuse_by_name() {
         )
     };
     check_status("Failure: HTTP Status Code 503");
-    let err = o.fails(&[&["apply", &good][..], &flags].concat());
-    assert!(
-        err.contains(&format!("{}, which has no healthy endpoint", regions[0])),
-        "{err}"
-    );
+    refused_for(&regions[0]);
     check_status("Success: HTTP Status Code 200");
 
     // Another writer holds the lease: said, nothing changed, clean exit.
