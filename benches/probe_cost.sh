@@ -15,6 +15,9 @@
 # connect is not delayed). Each tool takes M samples of 127.0.1.1 and M of
 # 127.0.1.2; the difference of the medians is the delay the tool saw in its
 # `tls` and `ttfb` phases, and its error is that minus the injected 20000 us.
+# geolat and blackbox_exporter are measured both back to back (every sample
+# of one endpoint, then the other) and interleaved (alternating endpoints),
+# since on a virtual machine the two orders load the CPU differently.
 # Prints two tables on stdout; writes only to a temp dir it removes on exit.
 set -euo pipefail
 
@@ -264,8 +267,42 @@ for which in base delayed; do
     "$TMP/acc_geolat_$which.json" >/dev/null ||
     die "geolat accuracy on $u: $(jq -c '{samples, tls: .phases.tls.count, ttfb: .phases.ttfb.count, errors, served_by}' "$TMP/acc_geolat_$which.json")"
 done
-acc_row geolat $(jq -r '[.phases.tls.p50_us, .phases.ttfb.p50_us] | @tsv' "$TMP/acc_geolat_base.json" "$TMP/acc_geolat_delayed.json" |
+acc_row "geolat b2b" $(jq -r '[.phases.tls.p50_us, .phases.ttfb.p50_us] | @tsv' "$TMP/acc_geolat_base.json" "$TMP/acc_geolat_delayed.json" |
   awk '{a[NR] = $1; b[NR] = $2} END {print a[1], a[2], b[1], b[2]}')
+
+# geolat as it runs in production: one process taking a window of both
+# targets, one attempt at a time, alternating between them as blackbox_exporter
+# is driven below. Medians come from `geolat analyze` over that window.
+log "accuracy: geolat window, $ACC_N samples per endpoint (one process, interleaved)"
+cat >"$TMP/pair.yaml" <<EOF
+probe:
+  id: probe-cost
+  location: edge
+  geo: {country: US, continent: NA}
+  coordinates: {lat: 0, lon: 0}
+window: {samples: $ACC_N, concurrency: 1, warm_requests: 0}
+tls: {ca_file: $CA}
+served_by: {header: x-region}
+targets:
+  - {id: base, path: direct, region: us-east-1, url: "$URL"}
+  - {id: delayed, path: direct, region: $DELAY_REGION, url: "$URL_D"}
+EOF
+step timeout "$STEP_TIMEOUT" "$GEOLAT" probe --config "$TMP/pair.yaml" --store "file://$TMP/store" 2>"$TMP/window.log" ||
+  { cat "$TMP/window.log" >&2; die "geolat window run failed (124: timed out)"; }
+"$GEOLAT" analyze --store "file://$TMP/store" --since 1h --json >"$TMP/analysis.json" 2>>"$TMP/window.log" ||
+  { cat "$TMP/window.log" >&2; die "geolat analyze failed"; }
+# p50 of one region and phase; fails unless every sample was measured there.
+window_p50() {
+  jq -e -r --arg r "$1" --arg p "$2" --argjson n "$ACC_N" \
+    '[.matrix.cells[] | select(.region == $r and .phase == $p and .samples == $n)] | if length == 1 then .[0].percentiles.p50.value_us else error("no cell with every sample") end' \
+    "$TMP/analysis.json" || die "geolat window: $1 $2 does not hold $ACC_N samples"
+}
+# (Assignments, so a failed lookup stops the bench under set -e.)
+w_tls_b=$(window_p50 us-east-1 tls)
+w_tls_d=$(window_p50 "$DELAY_REGION" tls)
+w_ttfb_b=$(window_p50 us-east-1 ttfb)
+w_ttfb_d=$(window_p50 "$DELAY_REGION" ttfb)
+acc_row "geolat window" "$w_tls_b" "$w_tls_d" "$w_ttfb_b" "$w_ttfb_d"
 
 # geolat as curl is measured: one process per sample, alternating endpoints.
 # Back to back (above), every undelayed sample follows another with the CPU
@@ -281,15 +318,15 @@ step timeout "$STEP_TIMEOUT" bash -c '
         jq -r "[.phases.tls.p50_us // \"ERR\", .phases.ttfb.p50_us // \"ERR\", (.served_by | keys | join(\",\"))] | @tsv" \
         >>"$0/acc_geolat1_$which.out"
     done
-  done' "$TMP" || die "geolat interleaved accuracy loop failed (124: timed out)"
+  done' "$TMP" || die "geolat per-process accuracy loop failed (124: timed out)"
 for which in base delayed; do
   if [[ $which == base ]]; then region=us-east-1; else region=$DELAY_REGION; fi
   f="$TMP/acc_geolat1_$which.out"
   ok=$(awk -v r="$region" '$1 != "ERR" && $2 != "ERR" && $3 == r' "$f" | wc -l)
   [[ $ok -eq $ACC_N && $(wc -l <"$f") -eq $ACC_N ]] ||
-    die "geolat interleaved accuracy ($which): $ok/$ACC_N answered by $region; first others: $(awk -v r="$region" '$3 != r' "$f" | head -3 | tr '\n' ';')"
+    die "geolat per-process accuracy ($which): $ok/$ACC_N answered by $region; first others: $(awk -v r="$region" '$3 != r' "$f" | head -3 | tr '\n' ';')"
 done
-acc_row "geolat interleaved" \
+acc_row "geolat per process" \
   "$(awk '{print $1}' "$TMP/acc_geolat1_base.out" | median 1)" \
   "$(awk '{print $1}' "$TMP/acc_geolat1_delayed.out" | median 1)" \
   "$(awk '{print $2}' "$TMP/acc_geolat1_base.out" | median 1)" \
@@ -319,24 +356,36 @@ acc_row curl \
   "$(awk '{print $4 - $3}' "$TMP/acc_curl_base.out" | median 1e6)" \
   "$(awk '{print $4 - $3}' "$TMP/acc_curl_delayed.out" | median 1e6)"
 
-# blackbox_exporter: one /probe per sample, alternating endpoints; phases
-# "tls" and "processing" (TLS done -> first response byte).
-log "accuracy: blackbox_exporter, $ACC_N samples per endpoint (interleaved)"
-step timeout "$STEP_TIMEOUT" bash -c '
-  for ((i = 0; i < ACC_N; i++)); do
-    curl -sS -G "$1/probe" --data-urlencode module=lab_https --data-urlencode "target=$URL" >>"$0/acc_bb_base.out"
-    curl -sS -G "$1/probe" --data-urlencode module=lab_https --data-urlencode "target=$URL_D" >>"$0/acc_bb_delayed.out"
-  done' "$TMP" "$BB" || die "blackbox accuracy loop failed (124: timed out)"
-for which in base delayed; do
-  b_ok=$(grep -c '^probe_success 1' "$TMP/acc_bb_$which.out" || true)
-  [[ $b_ok -eq $ACC_N ]] || die "blackbox accuracy ($which): $b_ok/$ACC_N probe_success 1"
-  for p in tls processing; do
-    c=$(grep -c "^probe_http_duration_seconds{phase=\"$p\"}" "$TMP/acc_bb_$which.out" || true)
-    [[ $c -eq $ACC_N ]] || die "blackbox accuracy ($which): $c/$ACC_N samples with phase $p"
+# blackbox_exporter: one /probe per sample; phases "tls" and "processing"
+# (TLS done -> first response byte). Both ways geolat is run: alternating
+# endpoints sample by sample, and all of one endpoint's samples back to back.
+bb_accuracy() { # mode (interleaved | b2b)
+  log "accuracy: blackbox_exporter, $ACC_N samples per endpoint ($1)"
+  step timeout "$STEP_TIMEOUT" bash -c '
+    probe() { curl -sS -G "$2/probe" --data-urlencode module=lab_https --data-urlencode "target=$3" >>"$0/acc_bb_$1_$4.out"; }
+    if [[ $1 == b2b ]]; then
+      for ((i = 0; i < ACC_N; i++)); do probe "$1" "$2" "$URL" base; done
+      for ((i = 0; i < ACC_N; i++)); do probe "$1" "$2" "$URL_D" delayed; done
+    else
+      for ((i = 0; i < ACC_N; i++)); do probe "$1" "$2" "$URL" base; probe "$1" "$2" "$URL_D" delayed; done
+    fi' "$TMP" "$1" "$BB" || die "blackbox accuracy loop ($1) failed (124: timed out)"
+  local which p b_ok c
+  for which in base delayed; do
+    b_ok=$(grep -c '^probe_success 1' "$TMP/acc_bb_$1_$which.out" || true)
+    [[ $b_ok -eq $ACC_N ]] || die "blackbox accuracy ($1, $which): $b_ok/$ACC_N probe_success 1"
+    for p in tls processing; do
+      c=$(grep -c "^probe_http_duration_seconds{phase=\"$p\"}" "$TMP/acc_bb_$1_$which.out" || true)
+      [[ $c -eq $ACC_N ]] || die "blackbox accuracy ($1, $which): $c/$ACC_N samples with phase $p"
+    done
   done
-done
+}
 bb_acc() { awk -v p="phase=\"$2\"" 'index($0, "probe_http_duration_seconds{") == 1 && index($0, p) {print $2}' "$TMP/acc_bb_$1.out" | median 1e6; }
-acc_row blackbox_exporter "$(bb_acc base tls)" "$(bb_acc delayed tls)" "$(bb_acc base processing)" "$(bb_acc delayed processing)"
+bb_accuracy interleaved
+acc_row "blackbox interleaved" "$(bb_acc interleaved_base tls)" "$(bb_acc interleaved_delayed tls)" \
+  "$(bb_acc interleaved_base processing)" "$(bb_acc interleaved_delayed processing)"
+bb_accuracy b2b
+acc_row "blackbox b2b" "$(bb_acc b2b_base tls)" "$(bb_acc b2b_delayed tls)" \
+  "$(bb_acc b2b_base processing)" "$(bb_acc b2b_delayed processing)"
 
 # --- table ----------------------------------------------------------------------
 echo "probe_cost: $N sequential fresh-connection HTTPS GETs per tool to $URL"
@@ -355,18 +404,20 @@ echo "       ttfb = request written -> first response byte (blackbox: phase \"pr
 
 echo
 echo "accuracy: $ACC_N fresh-connection samples per endpoint and tool, $URL (no delay) vs $URL_D ($DELAY_REGION, +${DELAY_US}us injected)"
-printf '%-18s | %14s %14s | %15s %15s\n' tool "tls extra (us)" "tls error (us)" "ttfb extra (us)" "ttfb error (us)"
-for tool in geolat "geolat interleaved" curl blackbox_exporter; do
+printf '%-21s | %14s %14s | %15s %15s\n' tool "tls extra (us)" "tls error (us)" "ttfb extra (us)" "ttfb error (us)"
+ACC_ROWS=("geolat b2b" "blackbox b2b" "geolat window" "blackbox interleaved" "geolat per process" curl)
+for tool in "${ACC_ROWS[@]}"; do
   read -r tx te fx fe _ <<<"${ACC[$tool]}"
-  printf '%-18s | %14d %14s | %15d %15s\n' "$tool" "$tx" "$(printf '%+d' "$te")" "$fx" "$(printf '%+d' "$fe")"
+  printf '%-21s | %14d %14s | %15d %15s\n' "$tool" "$tx" "$(printf '%+d' "$te")" "$fx" "$(printf '%+d' "$fe")"
 done
 echo "notes: extra = median(delayed) - median(undelayed); error = extra - ${DELAY_US}. Medians (tls, ttfb) in us:"
-for tool in geolat "geolat interleaved" curl blackbox_exporter; do
+for tool in "${ACC_ROWS[@]}"; do
   read -r _ _ _ _ tb td fb fd <<<"${ACC[$tool]}"
-  printf '       %-18s tls %6d -> %6d, ttfb %6d -> %6d\n' "$tool" "$tb" "$td" "$fb" "$fd"
+  printf '       %-21s tls %6d -> %6d, ttfb %6d -> %6d\n' "$tool" "$tb" "$td" "$fb" "$fd"
 done
-echo "       geolat: p50_us of its HDR histogram (3 significant digits: 16 us buckets near 20 ms, reported as"
-echo "       the bucket's top); curl: tls = appconnect - connect, ttfb = starttransfer - appconnect;"
-echo "       blackbox: phases \"tls\" and \"processing\". geolat: one process per endpoint, $ACC_N samples back to"
-echo "       back; geolat interleaved, curl and blackbox alternate between the endpoints sample by sample"
-echo "       (geolat interleaved and curl: one process per sample)."
+echo "       b2b: all $ACC_N samples of one endpoint, then all of the other (geolat: one \`probe -n\` per endpoint)."
+echo "       window / interleaved: alternating endpoints sample by sample in one process (geolat: one configured"
+echo "       window of both targets, concurrency 1, medians by \`geolat analyze\`). per process / curl: one process"
+echo "       per sample, alternating. geolat: p50 of its HDR histogram (16 us buckets near 20 ms, reported as the"
+echo "       bucket's top); curl: tls = appconnect - connect, ttfb = starttransfer - appconnect; blackbox: phases"
+echo "       \"tls\" and \"processing\"."

@@ -8,7 +8,11 @@ use clap::Parser;
 /// A one-shot probe that takes its samples one at a time runs on a single
 /// thread: socket readiness then wakes the very thread that waits, one
 /// wake-up per phase instead of a hand-off between threads, which reads
-/// closer to the network's own time. Everything else gets the worker pool.
+/// closer to the network's own time. So does a lab serving ground truth
+/// (`lab serve --busy-wait`): its delays end on the thread that answers,
+/// where a pool would hand the answer to a worker idle since the delay
+/// began and add that worker's wake-up to every delayed answer. Everything
+/// else gets the worker pool.
 fn runtime_for(cli: &geolat::cli::Cli) -> tokio::runtime::Builder {
     let mut builder = if cli.single_threaded() {
         tokio::runtime::Builder::new_current_thread()

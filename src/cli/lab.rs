@@ -60,8 +60,9 @@ pub struct ServeArgs {
     /// Injected delay for every client of a region, e.g. --delay eu-central-1=20ms.
     #[arg(long = "delay", value_name = "REGION=DURATION")]
     pub delays: Vec<String>,
-    /// Spend injected delays busy instead of asleep: exact to tens of
-    /// microseconds on virtual machines, at a core per waiting request.
+    /// Spend injected delays busy instead of asleep, on one thread: exact to
+    /// tens of microseconds on virtual machines, for measuring a few
+    /// clients at a time (the lab then keeps one core busy).
     #[arg(long)]
     pub busy_wait: bool,
     /// Stop after this long instead of waiting for Ctrl-C.

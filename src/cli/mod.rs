@@ -34,7 +34,14 @@ pub struct Cli {
 impl Cli {
     /// Whether the command is a one-shot probe taking one sample at a time.
     pub fn single_threaded(&self) -> bool {
-        matches!(&self.command, Command::Probe(p) if p.url.is_some() && p.concurrency <= 1)
+        match &self.command {
+            Command::Probe(p) => p.url.is_some() && p.concurrency <= 1,
+            Command::Lab(lab::LabArgs {
+                command: Some(lab::LabCommand::Serve(s)),
+                ..
+            }) => s.busy_wait,
+            _ => false,
+        }
     }
 
     pub fn log_level(&self) -> &'static str {

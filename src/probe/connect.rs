@@ -5,16 +5,18 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpSocket;
 
 use super::record::{ErrorClass, Failure, Phase};
+use super::rxstamp::StampedTcp;
 
 /// Connects to `addr`, timing `connect(2)` alone (socket creation excluded).
+/// The stream stamps what it receives, for the phases that follow.
 pub async fn connect(
     addr: SocketAddr,
     source: Option<IpAddr>,
     timeout: Duration,
-) -> Result<(TcpStream, Duration), Failure> {
+) -> Result<(StampedTcp, Duration), Failure> {
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()
     } else {
@@ -45,7 +47,7 @@ pub async fn connect(
             connect_class(&e),
             format!("{addr}: {e}"),
         )),
-        Ok(Ok(stream)) => Ok((stream, start.elapsed())),
+        Ok(Ok(stream)) => Ok((StampedTcp::new(stream), start.elapsed())),
     }
 }
 

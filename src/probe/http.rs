@@ -13,6 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinHandle;
 
 use super::record::{ErrorClass, Failure, Phase};
+use super::rxstamp::Timeline;
 use crate::config::{HttpMethod, ProbeSettings, Target};
 
 /// The first exchange on a fresh connection.
@@ -33,6 +34,7 @@ enum Sender {
 /// connection: its driver task is aborted.
 pub struct HttpConn {
     sender: Sender,
+    timeline: Timeline,
     driver: JoinHandle<()>,
     h2: bool,
 }
@@ -46,7 +48,7 @@ impl Drop for HttpConn {
 impl HttpConn {
     /// Runs the HTTP/1.1 or HTTP/2 client handshake (no round trip for
     /// HTTP/1.1; HTTP/2's preface is sent with the first request).
-    pub async fn start<IO>(io: IO, h2: bool) -> Result<HttpConn, Failure>
+    pub async fn start<IO>(io: IO, h2: bool, timeline: Timeline) -> Result<HttpConn, Failure>
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -62,6 +64,7 @@ impl HttpConn {
             });
             Ok(HttpConn {
                 sender: Sender::H2(sender),
+                timeline,
                 driver,
                 h2,
             })
@@ -72,6 +75,7 @@ impl HttpConn {
             });
             Ok(HttpConn {
                 sender: Sender::H1(sender),
+                timeline,
                 driver,
                 h2,
             })
@@ -97,6 +101,9 @@ impl HttpConn {
         };
         ready.map_err(|e| fail(hyper_class(&e), e.to_string()))?;
 
+        // The clock starts when the request is handed over, and moves to
+        // when its first byte is written (see `rxstamp`).
+        self.timeline.watch_next_write();
         let start = Instant::now();
         let send = async {
             match &mut self.sender {
@@ -114,7 +121,8 @@ impl HttpConn {
             Ok(Err(e)) => return Err(fail(hyper_class(&e), e.to_string())),
             Ok(Ok(r)) => r,
         };
-        let ttfb = start.elapsed();
+        let sent = self.timeline.written(start);
+        let ttfb = self.timeline.data_end(sent, Instant::now()) - sent;
         let (parts, body) = resp.into_parts();
         match tokio::time::timeout(timeouts.body, body.collect()).await {
             Err(_) => {
@@ -126,7 +134,7 @@ impl HttpConn {
             Ok(Err(e)) => return Err(fail(hyper_class(&e), e.to_string())),
             Ok(Ok(_)) => {}
         }
-        let total = start.elapsed();
+        let total = self.timeline.data_end(sent, Instant::now()) - sent;
         if !parts.status.is_success() {
             return Err(fail(
                 ErrorClass::HttpStatus,

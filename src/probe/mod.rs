@@ -9,6 +9,7 @@ pub mod ecs;
 pub mod http;
 pub mod record;
 pub mod runner;
+pub mod rxstamp;
 pub mod tls;
 
 use std::net::{IpAddr, SocketAddr};
@@ -80,6 +81,7 @@ impl Prober {
 
         let (tcp, elapsed) = connect::connect(remote, s.source_address, s.timeouts.tcp).await?;
         a.tcp = Some(elapsed);
+        let timeline = tcp.timeline();
 
         let mut conn = if target.is_https() {
             let (tls_stream, elapsed, info) =
@@ -87,9 +89,9 @@ impl Prober {
             a.tls = Some(elapsed);
             let h2 = info.alpn.as_deref() == Some("h2");
             a.tls_info = Some(info);
-            HttpConn::start(tls_stream, h2).await?
+            HttpConn::start(tls_stream, h2, timeline).await?
         } else {
-            HttpConn::start(tcp, false).await?
+            HttpConn::start(tcp, false, timeline).await?
         };
 
         let first = conn.exchange(target, s, record::Phase::Ttfb).await;

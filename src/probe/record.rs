@@ -17,13 +17,18 @@ pub enum Phase {
     Dns,
     /// TCP three-way handshake (`connect(2)` returning).
     Tcp,
-    /// TLS handshake, from the ClientHello being built and sent to handshake complete.
+    /// TLS handshake, from the ClientHello being built and sent to handshake
+    /// complete, less the time the server's flight sat unread in the socket
+    /// (see `rxstamp`).
     Tls,
-    /// Request written to first response byte (the response head).
+    /// Request written to the arrival of the first response byte (the
+    /// response head), by the kernel's receive stamp.
     Ttfb,
-    /// Request written to last body byte, on the fresh connection.
+    /// Request written to the arrival of the last body byte, on the fresh
+    /// connection.
     Total,
-    /// A request on an already-established, kept-alive connection.
+    /// A request on an already-established, kept-alive connection, to the
+    /// arrival of its last body byte.
     Warm,
 }
 

@@ -11,12 +11,12 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
-use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 use super::connect::is_reset;
 use super::record::{ErrorClass, Failure, Phase, TlsInfo};
+use super::rxstamp::StampedTcp;
 use crate::config::TlsSettings;
 
 /// Why a TLS client configuration could not be built.
@@ -117,15 +117,17 @@ pub fn warm_up(config: &Arc<ClientConfig>) {
 }
 
 /// Performs the handshake, timing from the ClientHello being built and
-/// written to the handshake completing.
+/// written to the handshake completing, less the time the server's last
+/// flight sat unread (see [`super::rxstamp`]).
 pub async fn handshake(
     connector: &TlsConnector,
     host: &str,
-    tcp: TcpStream,
+    tcp: StampedTcp,
     timeout: Duration,
-) -> Result<(TlsStream<TcpStream>, Duration, TlsInfo), Failure> {
+) -> Result<(TlsStream<StampedTcp>, Duration, TlsInfo), Failure> {
     let name = ServerName::try_from(host.to_owned())
         .map_err(|e| Failure::new(Phase::Tls, ErrorClass::TlsOther, format!("{host}: {e}")))?;
+    let timeline = tcp.timeline();
     let start = Instant::now();
     let stream = match tokio::time::timeout(timeout, connector.connect(name, tcp)).await {
         Err(_) => {
@@ -144,7 +146,8 @@ pub async fn handshake(
         }
         Ok(Ok(s)) => s,
     };
-    let elapsed = start.elapsed();
+    let end = Instant::now();
+    let elapsed = end - start - timeline.unread(start, end);
     let (_, conn) = stream.get_ref();
     let info = TlsInfo {
         version: conn

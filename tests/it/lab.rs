@@ -23,6 +23,7 @@ async fn open(target: &Target) -> HttpConn {
     let (tcp, _) = connect::connect(addr, None, Duration::from_secs(1))
         .await
         .unwrap();
+    let timeline = tcp.timeline();
     let (stream, _, info) = tls::handshake(
         &TlsConnector::from(config),
         "127.0.0.1",
@@ -31,7 +32,7 @@ async fn open(target: &Target) -> HttpConn {
     )
     .await
     .unwrap();
-    HttpConn::start(stream, info.alpn.as_deref() == Some("h2"))
+    HttpConn::start(stream, info.alpn.as_deref() == Some("h2"), timeline)
         .await
         .unwrap()
 }
