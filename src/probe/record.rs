@@ -17,9 +17,9 @@ pub enum Phase {
     Dns,
     /// TCP three-way handshake (`connect(2)` returning).
     Tcp,
-    /// TLS handshake, from the ClientHello being built and sent to handshake
-    /// complete, less the time the server's flight sat unread in the socket
-    /// (see `rxstamp`).
+    /// TLS handshake on the wire: ClientHello written to the arrival of the
+    /// server flight that completes it. The probe's own cryptography is not
+    /// counted (see `tls::handshake`).
     Tls,
     /// Request written to the arrival of the first response byte (the
     /// response head), by the kernel's receive stamp.

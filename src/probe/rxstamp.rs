@@ -7,10 +7,9 @@
 //! after a 20 ms wait and nothing after a short one, so it would skew slow
 //! targets more than fast ones. The kernel stamps every received segment
 //! (SO_TIMESTAMPNS) when it is queued to the socket; a phase that ends on
-//! data arriving ends at that stamp instead, and the TLS handshake, which
-//! goes on to compute once its data is in, drops the time the data sat
-//! unread. A request phase starts when the request's first byte is written,
-//! not when the HTTP layer is handed the request to encode.
+//! data arriving ends at that stamp instead. A phase starts when its first
+//! byte is written, not when the TLS or HTTP layer is handed the work of
+//! building it.
 //!
 //! Neither tokio nor socket2 exposes the receive stamp (it comes back as
 //! control data of `recvmsg`), so the read is done here with libc.
@@ -82,14 +81,6 @@ impl Timeline {
     /// implausible (missing, or before `start`, as after a wall-clock step).
     pub fn data_end(&self, start: Instant, end: Instant) -> Instant {
         self.last_read(start, end).map_or(end, |a| a.at)
-    }
-
-    /// How long the data that ended a phase sat in the socket before the
-    /// probe read it: time the probe was not running, which a phase that
-    /// goes on to compute (the TLS handshake) should not count.
-    pub fn unread(&self, start: Instant, end: Instant) -> Duration {
-        self.last_read(start, end)
-            .map_or(Duration::ZERO, |a| a.read_at - a.at)
     }
 
     fn last_read(&self, start: Instant, end: Instant) -> Option<Arrival> {
@@ -333,7 +324,6 @@ mod tests {
         });
         let end = start + us(20_200);
         assert_eq!(timeline.data_end(start, end), start + us(20_000));
-        assert_eq!(timeline.unread(start, end), us(150));
     }
 
     #[test]
@@ -351,7 +341,6 @@ mod tests {
             read_at: start + us(700),
         });
         assert_eq!(timeline.data_end(start, end), start + us(300));
-        assert_eq!(timeline.unread(start, end), us(100));
     }
 
     #[test]
@@ -360,14 +349,12 @@ mod tests {
         let end = start + us(1_000);
         let timeline = Timeline::default();
         assert_eq!(timeline.data_end(start, end), end);
-        assert_eq!(timeline.unread(start, end), Duration::ZERO);
         // A stamp before the phase began (a wall-clock step): not trusted.
         timeline.read(Arrival {
             at: start - us(10),
             read_at: start + us(900),
         });
         assert_eq!(timeline.data_end(start, end), end);
-        assert_eq!(timeline.unread(start, end), Duration::ZERO);
     }
 
     #[test]

@@ -116,9 +116,17 @@ pub fn warm_up(config: &Arc<ClientConfig>) {
     }
 }
 
-/// Performs the handshake, timing from the ClientHello being built and
-/// written to the handshake completing, less the time the server's last
-/// flight sat unread (see [`super::rxstamp`]).
+/// Performs the handshake and times it on the wire: from the ClientHello's
+/// first byte written to the arrival of the server flight that completed
+/// the handshake (see [`super::rxstamp`]).
+///
+/// The probe's own cryptography (key shares before the ClientHello, the
+/// certificate and signature checks after the server's flight) is not
+/// counted. It is the same for every target a probe measures, so it says
+/// nothing about the service or the route, and it depends on the probe
+/// host: on the lab VM a core that idled through a 20 ms wait runs it at
+/// half speed (175 us hot, 370 us after the wait), which skewed slow
+/// targets by 200 us when it was counted.
 pub async fn handshake(
     connector: &TlsConnector,
     host: &str,
@@ -128,6 +136,7 @@ pub async fn handshake(
     let name = ServerName::try_from(host.to_owned())
         .map_err(|e| Failure::new(Phase::Tls, ErrorClass::TlsOther, format!("{host}: {e}")))?;
     let timeline = tcp.timeline();
+    timeline.watch_next_write();
     let start = Instant::now();
     let stream = match tokio::time::timeout(timeout, connector.connect(name, tcp)).await {
         Err(_) => {
@@ -146,8 +155,8 @@ pub async fn handshake(
         }
         Ok(Ok(s)) => s,
     };
-    let end = Instant::now();
-    let elapsed = end - start - timeline.unread(start, end);
+    let sent = timeline.written(start);
+    let elapsed = timeline.data_end(sent, Instant::now()) - sent;
     let (_, conn) = stream.get_ref();
     let info = TlsInfo {
         version: conn
