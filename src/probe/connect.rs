@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpSocket;
 
 use super::record::{ErrorClass, Failure, Phase};
-use super::rxstamp::StampedTcp;
+use super::timeline::StampedTcp;
 
 /// Connects to `addr`, timing `connect(2)` alone (socket creation excluded).
 /// The stream stamps what it receives, for the phases that follow.

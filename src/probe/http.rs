@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinHandle;
 
 use super::record::{ErrorClass, Failure, Phase};
-use super::rxstamp::Timeline;
+use super::timeline::Timeline;
 use crate::config::{HttpMethod, ProbeSettings, Target};
 
 /// The first exchange on a fresh connection.
@@ -102,7 +102,7 @@ impl HttpConn {
         ready.map_err(|e| fail(hyper_class(&e), e.to_string()))?;
 
         // The clock starts when the request is handed over, and moves to
-        // when its first byte is written (see `rxstamp`).
+        // when its first byte is written (see `timeline`).
         self.timeline.watch_next_write();
         let start = Instant::now();
         let send = async {

@@ -9,7 +9,7 @@ pub mod ecs;
 pub mod http;
 pub mod record;
 pub mod runner;
-pub mod rxstamp;
+pub mod timeline;
 pub mod tls;
 
 use std::net::{IpAddr, SocketAddr};

@@ -16,7 +16,7 @@ use tokio_rustls::client::TlsStream;
 
 use super::connect::is_reset;
 use super::record::{ErrorClass, Failure, Phase, TlsInfo};
-use super::rxstamp::StampedTcp;
+use super::timeline::StampedTcp;
 use crate::config::TlsSettings;
 
 /// Why a TLS client configuration could not be built.
@@ -118,7 +118,7 @@ pub fn warm_up(config: &Arc<ClientConfig>) {
 
 /// Performs the handshake and times it on the wire: from the ClientHello's
 /// first byte written to the arrival of the server flight that completed
-/// the handshake (see [`super::rxstamp`]).
+/// the handshake (see [`super::timeline`]).
 ///
 /// The probe's own cryptography (key shares before the ClientHello, the
 /// certificate and signature checks after the server's flight) is not

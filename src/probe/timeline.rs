@@ -28,11 +28,11 @@ use tokio::net::TcpStream;
 
 /// One read that returned data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Arrival {
+struct Arrival {
     /// When the last segment this read returned was queued to the socket.
-    pub at: Instant,
+    at: Instant,
     /// When the read returned it to the probe.
-    pub read_at: Instant,
+    read_at: Instant,
 }
 
 /// How many recent reads a connection remembers: a phase needs only the
@@ -55,8 +55,9 @@ struct Events {
 pub struct Timeline(Arc<Mutex<Events>>);
 
 impl Timeline {
-    /// Notes the next write: a request phase starts when its request is
-    /// written, not when it is handed to the HTTP layer to encode.
+    /// Notes the next write: a phase starts when its first byte (the
+    /// ClientHello, a request) is written, not when the TLS or HTTP layer
+    /// is handed the work of building it.
     pub fn watch_next_write(&self) {
         let mut e = self.lock();
         e.watching_writes = true;
@@ -114,7 +115,8 @@ impl Timeline {
     }
 }
 
-/// A TCP stream whose reads carry the kernel's receive stamp.
+/// A TCP stream that notes on its [`Timeline`] when data arrived (the
+/// kernel's receive stamp) and when a watched write was issued.
 pub struct StampedTcp {
     inner: TcpStream,
     timeline: Timeline,
