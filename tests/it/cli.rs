@@ -9,22 +9,10 @@ use std::time::Duration;
 use geolat::lab::endpoint::Delays;
 use geolat::lab::{Lab, LabSpec, RegionSpec};
 use geolat::store::Store;
-use tokio::process::Command;
 
 use crate::util;
 
-const BIN: &str = env!("CARGO_BIN_EXE_geolat");
-
-async fn geolat(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env_remove("GEOLAT_STORE")
-        .env_remove("GEOLAT_LOG")
-        .env_remove("RUST_LOG")
-        .output()
-        .await
-        .unwrap()
-}
+use util::geolat;
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
@@ -207,17 +195,16 @@ async fn sigterm_stops_the_window_and_keeps_what_was_measured() {
     let dir = tempfile::tempdir().unwrap();
     let (lab, cfg) = lab_config(dir.path(), 100, Some("60s")).await;
     let store_url = format!("file://{}", dir.path().join("store").display());
-    let child = Command::new(BIN)
-        .args([
-            "probe",
-            "--config",
-            cfg.to_str().unwrap(),
-            "--store",
-            &store_url,
-        ])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = util::geolat_command(&[
+        "probe",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--store",
+        &store_url,
+    ])
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let pid = child.id().unwrap();
     std::process::Command::new("kill")

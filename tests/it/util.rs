@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Output};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -218,4 +218,20 @@ pub fn assert_user_error(o: &std::process::Output, needle: &str) {
         !err.contains("panicked") && !err.contains("backtrace"),
         "{err}"
     );
+}
+
+/// The geolat binary as a user's fresh shell runs it: none of geolat's own
+/// settings (a default store, log levels) leak in from whoever runs the tests.
+pub fn geolat_command(args: &[&str]) -> tokio::process::Command {
+    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_geolat"));
+    c.args(args)
+        .env_remove("GEOLAT_STORE")
+        .env_remove("GEOLAT_LOG")
+        .env_remove("RUST_LOG");
+    c
+}
+
+/// Runs [`geolat_command`] to completion.
+pub async fn geolat(args: &[&str]) -> Output {
+    geolat_command(args).output().await.unwrap()
 }

@@ -2,23 +2,11 @@
 //! written, and one error line with exit code 1 for every bad input.
 
 use std::path::Path;
-use std::process::Output;
 
 use super::{topology, two_geo_store};
 use crate::util;
 
-const BIN: &str = env!("CARGO_BIN_EXE_geolat");
-
-async fn geolat(args: &[&str]) -> Output {
-    tokio::process::Command::new(BIN)
-        .args(args)
-        .env_remove("GEOLAT_STORE")
-        .env_remove("GEOLAT_LOG")
-        .env_remove("RUST_LOG")
-        .output()
-        .await
-        .unwrap()
-}
+use util::geolat;
 
 #[tokio::test]
 async fn cli_json_holds_to_its_schema_and_writes_a_world() {

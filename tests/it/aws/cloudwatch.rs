@@ -525,14 +525,11 @@ async fn the_dashboard_reads_only_what_geolat_publishes_and_is_accepted() {
     assert_eq!(got.dashboard_body(), Some(body.as_str()));
 }
 
-const BIN: &str = env!("CARGO_BIN_EXE_geolat");
-
 /// The binary with the gateway as its AWS, set on the child only (and no
 /// AWS configuration files of whoever runs the tests).
 async fn geolat(gw: &Gateway, args: &[&str]) -> Output {
     let nowhere = "/dev/null";
-    tokio::process::Command::new(BIN)
-        .args(args)
+    util::geolat_command(args)
         .env("AWS_ENDPOINT_URL", &gw.url)
         .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
         .env("AWS_SECRET_ACCESS_KEY", "secret")
@@ -542,9 +539,6 @@ async fn geolat(gw: &Gateway, args: &[&str]) -> Output {
         .env("AWS_SHARED_CREDENTIALS_FILE", nowhere)
         .env_remove("AWS_PROFILE")
         .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("GEOLAT_STORE")
-        .env_remove("GEOLAT_LOG")
-        .env_remove("RUST_LOG")
         .output()
         .await
         .unwrap()
