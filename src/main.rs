@@ -43,7 +43,7 @@ fn main() -> ExitCode {
         Err(e) => {
             // `{:#}` puts the whole context chain on one line.
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(geolat::cli::exit_code(&e))
         }
     }
 }

@@ -34,6 +34,49 @@ pub fn desired(advice: &Value) -> Result<RoutingState, AdviceError> {
     Ok(RoutingState { dns, accelerator })
 }
 
+/// Demand (rps) behind each DNS location of `state`, from the advice's
+/// locations and geos: a country or continent location carries its geos'
+/// demand, `default` the rest. Empty (locations then weigh equally in the
+/// share guard) when a location of `state` has no demand in the advice.
+pub fn demand(advice: &Value, state: &RoutingState) -> BTreeMap<String, f64> {
+    let total: f64 = advice
+        .get("geos")
+        .and_then(Value::as_object)
+        .map(|g| {
+            g.values()
+                .filter_map(|g| g.get("demand_rps").and_then(Value::as_f64))
+                .sum()
+        })
+        .unwrap_or(0.0);
+    let mut out = BTreeMap::new();
+    for l in advice
+        .get("locations")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let (Some(kind), Some(code), Some(d)) = (
+            l.get("kind").and_then(Value::as_str),
+            l.get("code").and_then(Value::as_str),
+            l.get("demand_rps").and_then(Value::as_f64),
+        ) else {
+            continue;
+        };
+        let key = format!("{kind}:{code}");
+        if state.dns.contains_key(&key) {
+            *out.entry(key).or_insert(0.0) += d;
+        }
+    }
+    if state.dns.contains_key("default") {
+        let assigned: f64 = out.values().sum();
+        out.insert("default".into(), (total - assigned).max(0.0));
+    }
+    if state.dns.keys().any(|l| !out.contains_key(l)) || total <= 0.0 {
+        return BTreeMap::new();
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,8 @@
 //! Draining a region for a release: the routing with the region's dial at
 //! 0 and its DNS share handed to its backup region, refused when the
 //! backup cannot carry what it would receive. Pure: the drain is planned
-//! here and applied like any other plan, and `restore` puts back the state
-//! the drain's audit record holds.
+//! here and applied like any other plan, and [`restored`] hands the
+//! region back the share its drain took, and nothing else.
 
 use std::collections::BTreeMap;
 
@@ -110,6 +110,84 @@ pub fn plan_drain(
     Ok(after)
 }
 
+/// `live` with `region` given back what its drain took: in every location
+/// where the drain (`drained_from` -> `drained_to`, its plan's before and
+/// after) moved the region's share to other regions, the region gets its
+/// share back and each region that gained gives back what it gained (as
+/// far as it still has it); the region's dial goes back to what it was.
+/// Everything else stays as `live` has it, so another region drained
+/// since stays drained. Shares, not weights, are compared: a location left
+/// with one region reads back at weight 255 whatever it was written with.
+pub fn restored(
+    live: &RoutingState,
+    drained_from: &RoutingState,
+    drained_to: &RoutingState,
+    region: &str,
+) -> RoutingState {
+    let mut out = live.clone();
+    for (location, weights) in out.dns.iter_mut() {
+        // Untouched since the drain: exactly the weights it had.
+        if drained_to.dns.get(location) == Some(weights)
+            && let Some(had) = drained_from.dns.get(location)
+            && had.get(region).is_some_and(|w| *w > 0)
+        {
+            *weights = had.clone();
+            continue;
+        }
+        let (Some(from), Some(to)) = (
+            drained_from.dns.get(location).and_then(shares),
+            drained_to.dns.get(location).and_then(shares),
+        ) else {
+            continue;
+        };
+        let Some(&had) = from.get(region).filter(|f| **f > 0.0) else {
+            continue;
+        };
+        let Some(mut now) = shares(weights) else {
+            continue;
+        };
+        for (other, after) in to.iter().filter(|(r, _)| r.as_str() != region) {
+            let gained = after - from.get(other).copied().unwrap_or(0.0);
+            if gained > 0.0
+                && let Some(f) = now.get_mut(other)
+            {
+                *f = (*f - gained).max(0.0);
+            }
+        }
+        now.insert(region.to_owned(), had);
+        *weights = to_weights(&now);
+    }
+    if let Some(dial) = drained_from.accelerator.get(region)
+        && out.accelerator.contains_key(region)
+    {
+        out.accelerator.insert(region.to_owned(), *dial);
+    }
+    out.normalized()
+}
+
+/// Each region's share of a location's traffic; None when it sends none.
+fn shares(weights: &BTreeMap<String, u8>) -> Option<BTreeMap<String, f64>> {
+    let total: f64 = weights.values().map(|w| f64::from(*w)).sum();
+    (total > 0.0).then(|| {
+        weights
+            .iter()
+            .map(|(r, w)| (r.clone(), f64::from(*w) / total))
+            .collect()
+    })
+}
+
+/// Shares as Route 53 weights: the largest at 255, the others in
+/// proportion (a share too small for weight 1 gets 1, never 0: a region
+/// given back its traffic must get some).
+fn to_weights(shares: &BTreeMap<String, f64>) -> BTreeMap<String, u8> {
+    let top = shares.values().copied().fold(0.0, f64::max);
+    shares
+        .iter()
+        .filter(|(_, f)| **f > 1e-9 && top > 0.0)
+        .map(|(r, f)| (r.clone(), ((f / top * 255.0).round() as u8).max(1)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,5 +293,58 @@ mod tests {
             plan_drain(&state(), &topology(1000.0), "us-east-1").unwrap_err(),
             DrainError::NoBackup("us-east-1".into())
         );
+    }
+
+    fn routing_of(dns: &[(&str, &[(&str, u8)])], dials: &[(&str, f64)]) -> RoutingState {
+        RoutingState {
+            dns: dns
+                .iter()
+                .map(|(l, ws)| {
+                    (
+                        l.to_string(),
+                        ws.iter().map(|(r, w)| (r.to_string(), *w)).collect(),
+                    )
+                })
+                .collect(),
+            accelerator: dials.iter().map(|(r, d)| (r.to_string(), *d)).collect(),
+        }
+        .normalized()
+    }
+
+    /// Regression (issue 9, point 12): with two regions drained, restoring
+    /// one puts back only that one.
+    #[test]
+    fn regression_restore_undoes_only_that_regions_drain() {
+        let start = routing_of(
+            &[
+                ("default", &[("use1", 100), ("sa", 50), ("usw2", 60)][..]),
+                ("country:BR", &[("sa", 255)][..]),
+            ],
+            &[("use1", 100.0), ("sa", 100.0), ("usw2", 80.0)],
+        );
+        let sa_drained = drained(&start, "sa", "use1").normalized();
+        let both = drained(&sa_drained, "usw2", "use1").normalized();
+        let back = restored(&both, &start, &sa_drained, "sa");
+        let only_usw2 = drained(&start, "usw2", "use1").normalized();
+        let same = |a: &RoutingState, b: &RoutingState| {
+            assert_eq!(a.accelerator, b.accelerator);
+            let (fa, fb) = (a.dns_fractions(), b.dns_fractions());
+            assert_eq!(fa.keys().collect::<Vec<_>>(), fb.keys().collect::<Vec<_>>());
+            for (l, f) in &fa {
+                assert_eq!(
+                    f.keys().collect::<Vec<_>>(),
+                    fb[l].keys().collect::<Vec<_>>(),
+                    "{l}"
+                );
+                for (r, x) in f {
+                    assert!((x - fb[l][r]).abs() < 0.005, "{l} {r}: {x} vs {}", fb[l][r]);
+                }
+            }
+        };
+        same(&back, &only_usw2);
+        assert_eq!(back.accelerator["usw2"], 0.0, "usw2 stays drained");
+        assert_eq!(back.accelerator["sa"], 100.0);
+        // Restoring the other one then gives the start back.
+        same(&restored(&back, &sa_drained, &both, "usw2"), &start);
     }
 }

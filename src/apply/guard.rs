@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::plan::ChangePlan;
+use super::plan::{ChangePlan, Source};
 
 /// Limits, from the command line.
 #[derive(Debug, Clone)]
@@ -42,10 +42,12 @@ pub type Health = BTreeMap<String, bool>;
 /// Every reason `p` must not be applied now.
 pub fn check(p: &ChangePlan, limits: &Limits, health: &Health, now: DateTime<Utc>) -> Vec<String> {
     let mut why = Vec::new();
-    if p.moved_share > limits.max_share + 1e-9 {
+    // Computed from the plan's content, never read from its `moved_share`.
+    let share = super::plan::moved_share(&p.before, &p.after, &p.demand);
+    if share > limits.max_share + 1e-9 {
         why.push(format!(
             "it moves {:.1}% of traffic, more than the {:.1}% one apply may (--max-share)",
-            p.moved_share * 100.0,
+            share * 100.0,
             limits.max_share * 100.0
         ));
     }
@@ -76,7 +78,7 @@ pub fn check(p: &ChangePlan, limits: &Limits, health: &Health, now: DateTime<Utc
                 why.push("no measured window is behind it".into());
             }
         }
-        None if p.source.starts_with("advice") && !limits.allow_unmeasured => why.push(
+        None if matches!(p.source, Source::Advice(_)) && !limits.allow_unmeasured => why.push(
             "its advice came from a world file, not measurements (--allow-unmeasured to apply it anyway)"
                 .into(),
         ),
@@ -121,23 +123,32 @@ mod tests {
     use crate::routing::RoutingState;
 
     fn plan(moved: f64, evidence: Option<Evidence>) -> ChangePlan {
-        let after = RoutingState {
+        let before = RoutingState {
             dns: [("default".to_string(), [("r1".to_string(), 1u8)].into())].into(),
-            accelerator: [("r2".to_string(), 50.0)].into(),
+            accelerator: [("r2".to_string(), 100.0)].into(),
         };
+        let mut after = before.clone();
+        after
+            .accelerator
+            .insert("r2".to_string(), 100.0 - moved * 100.0);
         ChangePlan {
             format: FORMAT.into(),
             created_at: Utc::now(),
             created_by: "t".into(),
-            source: "advice a.json".into(),
+            source: Source::Advice("a.json".into()),
+            binding: Default::default(),
             state_digest: String::new(),
-            before: RoutingState::default(),
+            before,
             after,
             route53: vec![],
             traffic_policy: None,
             accelerator: vec![],
-            moved_share: moved,
+            // What the file says is never what the guard reads.
+            moved_share: 0.0,
+            demand: Default::default(),
+            left_out: vec![],
             evidence,
+            plan_digest: String::new(),
         }
     }
 

@@ -127,6 +127,10 @@ impl Accelerator {
         }
     }
 
+    pub fn listener_arn(&self) -> &str {
+        &self.listener_arn
+    }
+
     /// The accelerator's id, from the listener ARN
     /// (`arn:aws:globalaccelerator::ACCOUNT:accelerator/ID/listener/L`):
     /// CloudWatch names the accelerator by it.

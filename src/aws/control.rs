@@ -13,11 +13,16 @@ use super::layout::{Layout, Record};
 use super::policy_doc;
 use super::route53::Route53;
 use super::traffic_policy::{self, Done, Instance};
-use crate::routing::{RoutingControl, RoutingError, RoutingState};
+use crate::routing::{
+    Binding, Changes, DialChange, Live, Mechanisms, RecordChange, RoutingControl, RoutingError,
+    RoutingState,
+};
 
 pub struct AwsControl {
     pub route53: Option<Route53>,
     pub accelerator: Option<Accelerator>,
+    /// Names the principal in audit records; None: not asked.
+    pub sts: Option<aws_sdk_sts::Client>,
 }
 
 /// What reading AWS found: the routing and the raw parts it came from.
@@ -160,24 +165,80 @@ fn undo(g: &Group) -> Update {
     }
 }
 
-#[async_trait::async_trait]
-impl RoutingControl for AwsControl {
-    async fn read(&self) -> Result<RoutingState, RoutingError> {
-        let c = self.current().await?;
-        Ok(state_of(self.route53.as_ref(), &c)?.normalized())
+/// What applying a desired routing takes, computed once from one read:
+/// shown by a plan as [`Changes`], run by `apply` as these steps.
+struct Steps {
+    before: Current,
+    live: Live,
+    /// The records (or policy document) to write, when DNS changes.
+    dns: Option<DnsStep>,
+    updates: Vec<Update>,
+    changes: Changes,
+}
+
+enum DnsStep {
+    Records {
+        diff: Vec<super::layout::Change>,
+        want: Vec<Record>,
+    },
+    Policy(serde_json::Value),
+}
+
+impl AwsControl {
+    fn binding(&self, c: &Current) -> Binding {
+        Binding {
+            control: "aws".into(),
+            hosted_zone_id: self.route53.as_ref().map(|r| r.zone().to_owned()),
+            service_name: self.route53.as_ref().map(|r| r.layout.name().to_owned()),
+            accelerator: self
+                .accelerator
+                .as_ref()
+                .map(|a| a.listener_arn().to_owned()),
+            traffic_policy_instance: c.policy.as_ref().map(|p| p.id.clone()),
+        }
     }
 
-    async fn apply(&self, desired: &RoutingState) -> Result<(), RoutingError> {
+    fn live_of(&self, c: &Current) -> Result<Live, RoutingError> {
+        let state = state_of(self.route53.as_ref(), c)?.normalized();
+        Ok(Live {
+            state,
+            binding: self.binding(c),
+            detail: detail(c),
+        })
+    }
+
+    /// Everything an apply of `desired` would do, planned (and refused)
+    /// before anything is changed.
+    async fn steps(&self, desired: &RoutingState) -> Result<Steps, RoutingError> {
         let desired = &desired.normalized();
         let before = self.current().await?;
-        let live = state_of(self.route53.as_ref(), &before)?.normalized();
-        // Everything is planned (and refused) before anything is changed.
-        let dns_route = match (&self.route53, desired.dns.is_empty()) {
+        let live = self.live_of(&before)?;
+        let mut changes = Changes::default();
+        let dns = match (&self.route53, desired.dns.is_empty()) {
             (Some(r), false) => {
                 // The records express the same rules a policy must keep
                 // (a default, no location without traffic, known regions).
                 let want = r.layout.records(&desired.dns)?;
-                Some((r, want))
+                if live.state.dns == desired.dns {
+                    None
+                } else {
+                    match r.mode {
+                        Route53Mode::Records => {
+                            let diff = Layout::diff(&before.records, &want);
+                            changes.route53 = diff.iter().map(record_change).collect();
+                            Some(DnsStep::Records { diff, want })
+                        }
+                        Route53Mode::TrafficPolicy => {
+                            let doc = policy_doc::document(&desired.dns, r.layout.targets())
+                                .map_err(|e| RoutingError::Api {
+                                    action: "writing the traffic policy document".into(),
+                                    message: e.to_string(),
+                                })?;
+                            changes.traffic_policy = Some(doc.clone());
+                            Some(DnsStep::Policy(doc))
+                        }
+                    }
+                }
             }
             (None, false) => {
                 return Err(RoutingError::Api {
@@ -185,6 +246,9 @@ impl RoutingControl for AwsControl {
                     message: "no route53 section in the AWS routing config".into(),
                 });
             }
+            // Deleting every record geolat owns would leave users to
+            // whatever else the zone answers: never done.
+            (Some(_), true) if !live.state.dns.is_empty() => return Err(RoutingError::NoDefault),
             _ => None,
         };
         let updates = match (&self.accelerator, desired.accelerator.is_empty()) {
@@ -199,26 +263,120 @@ impl RoutingControl for AwsControl {
             }
             _ => Vec::new(),
         };
+        changes.accelerator = updates
+            .iter()
+            .map(|u| DialChange {
+                region: u.region.clone(),
+                before: before
+                    .groups
+                    .iter()
+                    .find(|g| g.region == u.region)
+                    .map_or(100.0, |g| g.dial),
+                after: u.dial,
+            })
+            .collect();
+        Ok(Steps {
+            before,
+            live,
+            dns,
+            updates,
+            changes,
+        })
+    }
+
+    /// The AWS principal acting (STS GetCallerIdentity), when it answers.
+    pub async fn caller(&self) -> Option<String> {
+        super::identity::caller(self.sts.as_ref()?).await
+    }
+}
+
+/// sha256 over what an apply rewrites that the routing state does not
+/// say: geolat's records as they are (TTL, target), the policy instance
+/// and version, and every endpoint's weight.
+fn detail(c: &Current) -> String {
+    use sha2::{Digest as _, Sha256};
+    let mut h = Sha256::new();
+    for r in &c.records {
+        h.update(format!("{r:?}\n"));
+    }
+    if let Some(p) = &c.policy {
+        h.update(format!("policy {} {} {}\n", p.id, p.policy_id, p.version));
+    }
+    for g in &c.groups {
+        h.update(format!("group {} {}", g.region, g.arn));
+        for e in &g.endpoints {
+            h.update(format!(" {}={}", e.id, e.weight));
+        }
+        h.update("\n");
+    }
+    format!("sha256:{:x}", h.finalize())
+}
+
+fn record_change(c: &super::layout::Change) -> RecordChange {
+    use super::layout::{Change, Rule};
+    let (action, r) = match c {
+        Change::Upsert(r) => ("UPSERT", r),
+        Change::Delete(r) => ("DELETE", r),
+    };
+    RecordChange {
+        action: action.into(),
+        name: r.name.clone(),
+        set_identifier: r.set_id.clone(),
+        rule: match &r.rule {
+            Rule::Geo(l) => format!("geolocation {l}"),
+            Rule::Weighted(w) => format!("weight {w}"),
+        },
+        value: r.value.clone(),
+    }
+}
+
+#[async_trait::async_trait]
+impl RoutingControl for AwsControl {
+    async fn read(&self) -> Result<RoutingState, RoutingError> {
+        let c = self.current().await?;
+        Ok(state_of(self.route53.as_ref(), &c)?.normalized())
+    }
+
+    async fn live(&self) -> Result<Live, RoutingError> {
+        let c = self.current().await?;
+        self.live_of(&c)
+    }
+
+    fn mechanisms(&self) -> Mechanisms {
+        Mechanisms {
+            dns: self.route53.is_some(),
+            accelerator: self.accelerator.is_some(),
+        }
+    }
+
+    async fn changes(&self, desired: &RoutingState) -> Result<(Live, Changes), RoutingError> {
+        let s = self.steps(desired).await?;
+        Ok((s.live, s.changes))
+    }
+
+    async fn health(&self) -> Result<BTreeMap<String, bool>, RoutingError> {
+        AwsControl::health(self).await
+    }
+
+    async fn principal(&self) -> Option<String> {
+        self.caller().await
+    }
+
+    async fn apply(&self, desired: &RoutingState) -> Result<(), RoutingError> {
+        let Steps {
+            before,
+            dns: dns_step,
+            updates,
+            ..
+        } = self.steps(desired).await?;
         let mut dns_done = None;
-        if let Some((r, want)) = &dns_route
-            && live.dns != desired.dns
-        {
-            dns_done = Some(match r.mode {
-                Route53Mode::Records => {
-                    r.apply(&Layout::diff(&before.records, want), "geolat apply")
-                        .await?;
-                    DnsDone::Records {
-                        applied: want.clone(),
-                    }
+        if let (Some(r), Some(step)) = (&self.route53, dns_step) {
+            dns_done = Some(match step {
+                DnsStep::Records { diff, want } => {
+                    r.apply(&diff, "geolat apply").await?;
+                    DnsDone::Records { applied: want }
                 }
-                Route53Mode::TrafficPolicy => {
-                    let doc =
-                        policy_doc::document(&desired.dns, r.layout.targets()).map_err(|e| {
-                            RoutingError::Api {
-                                action: "writing the traffic policy document".into(),
-                                message: e.to_string(),
-                            }
-                        })?;
+                DnsStep::Policy(doc) => {
                     let l = &r.layout;
                     DnsDone::Policy(
                         traffic_policy::apply(
@@ -242,7 +400,7 @@ impl RoutingControl for AwsControl {
                 .apply(&before.groups, std::slice::from_ref(u))
                 .await
             {
-                let dns = dns_route.as_ref().map(|d| d.0).zip(dns_done.as_ref());
+                let dns = self.route53.as_ref().zip(dns_done.as_ref());
                 return Err(self
                     .roll_back(accelerator, &before, &updates[..done], dns, failed)
                     .await);

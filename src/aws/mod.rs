@@ -15,12 +15,14 @@
 //!   document and back (pure);
 //! - [`control`]: all of it behind [`crate::routing::RoutingControl`];
 //! - [`cloudwatch`]: latency distributions published as metrics; [`flows`]:
-//!   Global Accelerator's new flows, for drains.
+//!   Global Accelerator's new flows, for drains; [`identity`]: the principal
+//!   acting, for audit records.
 
 pub mod accelerator;
 pub mod cloudwatch;
 pub mod control;
 pub mod flows;
+pub mod identity;
 pub mod inventory;
 pub mod layout;
 pub mod policy_doc;

@@ -1,8 +1,7 @@
 //! Changing routing on AWS: `plan`, `apply`, `history`, `rollback`,
-//! `drain` and `restore`. Every change goes the same way: read the live
-//! state, plan against it, pass the guardrails, show the plan, dry run
-//! unless `--apply`, confirm unless `--yes`, take the lease, apply (rolled
-//! back if a step fails), read back, and write an audit record.
+//! `drain` and `restore`: arguments, files and printing. The workflow
+//! itself (checks, guardrails, dry run, confirmation, lease, apply, read
+//! back, audit) is [`crate::apply::execute`].
 
 use std::io::{BufRead as _, Write as _};
 use std::path::PathBuf;
@@ -11,17 +10,27 @@ use std::time::Duration as StdDuration;
 use anyhow::{Context as _, bail};
 use chrono::{Duration, Utc};
 use clap::Args;
+use serde::Serialize;
 
 use super::routing::AwsArgs;
-use crate::apply::audit::{self, AuditRecord};
-use crate::apply::guard::{self, Health, Limits};
-use crate::apply::plan::{self, ChangePlan, Context, Evidence};
-use crate::apply::{desired, drain, lease};
-use crate::aws::control::AwsControl;
+use crate::apply::audit::{self, Action, Outcome};
+use crate::apply::execute::{self, Options, Report};
+use crate::apply::guard::Limits;
+use crate::apply::plan::{self, ChangePlan, Context, Evidence, Source};
+use crate::apply::{desired, drain};
 use crate::aws::flows;
-use crate::routing::{RoutingControl as _, RoutingState};
+use crate::routing::RoutingControl as _;
 use crate::store::Store;
 use crate::world::topology::Topology;
+
+/// Exit status when another writer held the lease and nothing was applied
+/// (EX_TEMPFAIL: try again later), unless `--lease-busy-ok`.
+pub const EXIT_LEASE_BUSY: u8 = 75;
+
+/// Another geolat held the routing lease: nothing was applied.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct LeaseBusy(pub String);
 
 /// How long a lease is held at most: longer than any apply (Route 53's
 /// INSYNC wait is bounded at 5 minutes).
@@ -37,6 +46,9 @@ pub struct PlanArgs {
     /// Where to write the change plan (JSON, geolat-change-plan/1).
     #[arg(long, short, value_name = "FILE")]
     pub out: PathBuf,
+    /// Print the plan as JSON (schemas/change-plan.schema.json) instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Guardrail limits and the confirmation flow, shared by every change.
@@ -63,6 +75,12 @@ pub struct ApplyFlags {
     /// Apply a plan whose advice came from a world file, not measurements.
     #[arg(long)]
     pub allow_unmeasured: bool,
+    /// Exit 0 when another geolat holds the routing lease (default: exit 75).
+    #[arg(long)]
+    pub lease_busy_ok: bool,
+    /// Print the outcome as JSON (schemas/change-result.schema.json).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -140,6 +158,17 @@ fn who() -> String {
     format!("{user}@{host}")
 }
 
+fn context(source: Source) -> Context {
+    Context {
+        created_by: who(),
+        source,
+        evidence: None,
+        demand: Default::default(),
+        left_out: Vec::new(),
+        now: Utc::now(),
+    }
+}
+
 pub async fn plan_cmd(args: PlanArgs) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&args.advice)
         .with_context(|| format!("cannot read advice {}", args.advice.display()))?;
@@ -155,22 +184,22 @@ pub async fn plan_cmd(args: PlanArgs) -> anyhow::Result<()> {
         None => None,
     };
     let control = args.aws.control().await?;
-    let before = control.read().await.context("cannot read the routing")?;
-    let p = plan::plan(
-        &before,
-        &after,
-        Context {
-            created_by: who(),
-            source: format!("advice {}", args.advice.display()),
-            layout: control.route53.as_ref().map(|r| &r.layout),
-            traffic_policy: policy_mode(&control),
-            evidence,
-            now: Utc::now(),
-        },
-    )?;
+    let ctx = Context {
+        evidence,
+        demand: desired::demand(&advice, &after),
+        ..context(Source::Advice(args.advice.display().to_string()))
+    };
+    let p = execute::propose(&control, &after, ctx)
+        .await
+        .with_context(|| format!("cannot plan advice {}", args.advice.display()))?;
     let json = serde_json::to_vec_pretty(&p)?;
     super::files::write_atomically(&args.out, &json, "change plan")?;
     let mut out = std::io::stdout();
+    if args.json {
+        out.write_all(&json)?;
+        writeln!(out)?;
+        return Ok(());
+    }
     plan::render(&p, &mut out)?;
     writeln!(
         out,
@@ -199,20 +228,7 @@ pub async fn apply_cmd(args: ApplyArgs) -> anyhow::Result<()> {
         );
     }
     let control = args.aws.control().await?;
-    let live = control.read().await.context("cannot read the routing")?;
-    if plan::digest(&live) != p.state_digest {
-        let why = format!(
-            "the live routing changed since {} was made (state {} now, plan made against {}): make a new plan",
-            args.plan.display(),
-            plan::digest(&live),
-            p.state_digest
-        );
-        let mut record = AuditRecord::new("apply", &who(), p, Utc::now());
-        record.result = format!("refused: {why}");
-        audit::write(&Store::open(&args.flags.store)?, &record).await?;
-        bail!(why);
-    }
-    run_change(&control, p, "apply", &args.flags).await
+    run_change(&control, &args.aws, p, Action::Apply, &args.flags).await
 }
 
 pub async fn history_cmd(args: HistoryArgs) -> anyhow::Result<()> {
@@ -235,15 +251,28 @@ pub async fn history_cmd(args: HistoryArgs) -> anyhow::Result<()> {
 pub async fn rollback_cmd(args: RollbackArgs) -> anyhow::Result<()> {
     let store = Store::open_existing(&args.flags.store)?;
     let record = audit::find(&store, &args.id).await?;
+    if !record.changed_routing() {
+        bail!(
+            "audit record {} changed nothing ({} {}, {}): there is nothing to roll back",
+            args.id,
+            record.action,
+            if record.dry_run { "dry run" } else { "run" },
+            record.result
+        );
+    }
     let control = args.aws.control().await?;
-    let live = control.read().await.context("cannot read the routing")?;
-    let p = plan_against(
-        &control,
-        &live,
-        &record.plan.before,
-        format!("rollback {}", args.id),
-    )?;
-    run_change(&control, p, "rollback", &args.flags).await
+    let live = control.live().await.context("cannot read the routing")?;
+    if let Some(m) = record.plan.binding.mismatch(&live.binding) {
+        bail!("audit record {} is bound elsewhere: {m}", args.id);
+    }
+    let ctx = Context {
+        demand: record.plan.demand.clone(),
+        ..context(Source::Rollback(args.id.clone()))
+    };
+    let p = execute::propose(&control, &record.plan.before, ctx)
+        .await
+        .with_context(|| format!("cannot plan the rollback of {}", args.id))?;
+    run_change(&control, &args.aws, p, Action::Rollback, &args.flags).await
 }
 
 pub async fn drain_cmd(args: DrainArgs) -> anyhow::Result<()> {
@@ -261,13 +290,19 @@ pub async fn drain_cmd(args: DrainArgs) -> anyhow::Result<()> {
     let control = args.aws.control().await?;
     let live = control.read().await.context("cannot read the routing")?;
     let after = drain::plan_drain(&live, &topology, &args.region)?;
-    let p = plan_against(&control, &live, &after, format!("drain {}", args.region))?;
+    let ctx = Context {
+        demand: drain::demand(&live, &topology),
+        ..context(Source::Drain(args.region.clone()))
+    };
+    let p = execute::propose(&control, &after, ctx)
+        .await
+        .with_context(|| format!("cannot plan the drain of {}", args.region))?;
     // A drain moves what it must: the share limit is for advice.
     let flags = ApplyFlags {
         max_share: 1.0,
         ..args.flags.clone()
     };
-    run_change(&control, p, "drain", &flags).await?;
+    run_change(&control, &args.aws, p, Action::Drain, &flags).await?;
     if let Some(acc) = &control.accelerator
         && args.flags.apply
         && !wait.is_zero()
@@ -290,64 +325,55 @@ pub async fn drain_cmd(args: DrainArgs) -> anyhow::Result<()> {
 pub async fn restore_cmd(args: RestoreArgs) -> anyhow::Result<()> {
     let store = Store::open_existing(&args.flags.store)?;
     let (records, _) = audit::list(&store).await?;
-    let drained = format!("drain {}", args.region);
-    let last = records
-        .iter()
-        .rev()
-        .find(|r| {
-            r.result == "applied"
-                && (r.plan.source == drained || r.plan.source == format!("restore {}", args.region))
-        })
-        .filter(|r| r.plan.source == drained)
-        .with_context(|| {
-            format!(
-                "no applied drain of {} to restore in {} (see `geolat history`)",
-                args.region, args.flags.store
-            )
-        })?;
-    let target = last.plan.before.clone();
+    let last = audit::last_drain(&records, &args.region).with_context(|| {
+        format!(
+            "no applied drain of {} to restore in {} (see `geolat history`)",
+            args.region, args.flags.store
+        )
+    })?;
     let control = args.aws.control().await?;
-    let live = control.read().await.context("cannot read the routing")?;
-    let p = plan_against(&control, &live, &target, format!("restore {}", args.region))?;
-    let flags = ApplyFlags {
-        max_share: 1.0,
-        ..args.flags.clone()
+    let live = control.live().await.context("cannot read the routing")?;
+    if let Some(m) = last.plan.binding.mismatch(&live.binding) {
+        bail!(
+            "the drain of {} ({}) is bound elsewhere: {m}",
+            args.region,
+            last.id
+        );
+    }
+    let target = drain::restored(
+        &live.state,
+        &last.plan.before,
+        &last.plan.after,
+        &args.region,
+    );
+    let ctx = Context {
+        demand: last.plan.demand.clone(),
+        ..context(Source::Restore(args.region.clone()))
     };
-    run_change(&control, p, "restore", &flags).await
+    let p = execute::propose(&control, &target, ctx)
+        .await
+        .with_context(|| format!("cannot plan the restore of {}", args.region))?;
+    run_change(&control, &args.aws, p, Action::Restore, &args.flags).await
 }
 
-fn policy_mode(control: &AwsControl) -> bool {
-    control
-        .route53
-        .as_ref()
-        .is_some_and(|r| r.mode == crate::aws::Route53Mode::TrafficPolicy)
+/// What `--json` prints for a change.
+#[derive(Serialize)]
+struct Shown<'a> {
+    outcome: &'a Outcome,
+    action: Action,
+    id: &'a str,
+    audit: &'a str,
+    plan: &'a ChangePlan,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    after: Option<&'a crate::routing::RoutingState>,
 }
 
-fn plan_against(
-    control: &AwsControl,
-    live: &RoutingState,
-    target: &RoutingState,
-    source: String,
-) -> anyhow::Result<ChangePlan> {
-    Ok(plan::plan(
-        live,
-        target,
-        Context {
-            created_by: who(),
-            source,
-            layout: control.route53.as_ref().map(|r| &r.layout),
-            traffic_policy: policy_mode(control),
-            evidence: None,
-            now: Utc::now(),
-        },
-    )?)
-}
-
-/// Guardrails, dry run or confirmation, lease, apply, audit.
+/// The workflow, then the outcome as a person or a pipeline reads it.
 async fn run_change(
-    control: &AwsControl,
+    control: &dyn crate::routing::RoutingControl,
+    _aws: &AwsArgs,
     p: ChangePlan,
-    action: &str,
+    action: Action,
     flags: &ApplyFlags,
 ) -> anyhow::Result<()> {
     if !(0.0..=1.0).contains(&flags.max_share) {
@@ -356,94 +382,91 @@ async fn run_change(
     let max_age = Duration::from_std(duration("--max-age", &flags.max_age)?)
         .context("--max-age is too long")?;
     let store = Store::open(&flags.store)?;
+    let opts = Options {
+        apply: flags.apply,
+        limits: Limits {
+            max_share: flags.max_share,
+            max_age,
+            max_thin_cells: flags.max_thin_cells,
+            allow_unmeasured: flags.allow_unmeasured || action != Action::Apply,
+        },
+        lease_ttl: Duration::minutes(LEASE_TTL_MINUTES),
+        who: who(),
+        fallback: audit::fallback_dir(),
+    };
+    let yes = flags.yes;
+    let mut confirm = move |_: &ChangePlan| yes || ask().unwrap_or(false);
+    let mut text: Box<dyn std::io::Write + Send> = if flags.json {
+        Box::new(std::io::sink())
+    } else {
+        Box::new(std::io::stdout())
+    };
+    let Report {
+        outcome,
+        audit,
+        record,
+    } = execute::execute(
+        control,
+        &store,
+        p,
+        action,
+        &opts,
+        &mut confirm,
+        &mut text,
+        Utc::now(),
+    )
+    .await?;
+    drop(text);
+    if flags.json {
+        let shown = Shown {
+            outcome: &outcome,
+            action,
+            id: &record.id,
+            audit: &audit,
+            plan: &record.plan,
+            after: record.after.as_ref(),
+        };
+        println!("{}", serde_json::to_string_pretty(&shown)?);
+    }
     let mut out = std::io::stdout();
-    plan::render(&p, &mut out)?;
-    let health: Health = control.health().await?;
-    let limits = Limits {
-        max_share: flags.max_share,
-        max_age,
-        max_thin_cells: flags.max_thin_cells,
-        allow_unmeasured: flags.allow_unmeasured || action != "apply",
-    };
-    let now = Utc::now();
-    let mut record = AuditRecord::new(action, &who(), p.clone(), now);
-    let refusals = guard::check(&p, &limits, &health, now);
-    if !refusals.is_empty() {
-        record.result = format!("refused: {}", refusals.join("; "));
-        audit::write(&store, &record).await?;
-        bail!(
-            "refused ({} guardrail(s)): {}",
-            refusals.len(),
-            refusals.join("; ")
-        );
-    }
-    if p.route53.is_empty() && p.traffic_policy.is_none() && p.accelerator.is_empty() {
-        return Ok(());
-    }
-    if !flags.apply {
-        record.result = "dry-run".into();
-        record.action = "dry-run".into();
-        let key = audit::write(&store, &record).await?;
-        writeln!(
-            out,
-            "dry run: nothing changed (audit {key}); add --apply to make these changes"
-        )?;
-        return Ok(());
-    }
-    if !flags.yes && !confirm()? {
-        bail!("not confirmed: nothing changed (use --yes to skip the question)");
-    }
-    let held = match lease::acquire(&store, &who(), Duration::minutes(LEASE_TTL_MINUTES), now).await
-    {
-        Ok(l) => l,
-        Err(lease::LeaseError::Held(other)) => {
-            // Another run is applying: say who, change nothing, exit cleanly.
-            eprintln!("{}", lease::LeaseError::Held(other));
-            return Ok(());
+    match outcome {
+        Outcome::Applied => {
+            if !flags.json {
+                writeln!(out, "applied (audit {audit}, id {})", record.id)?;
+            }
+            Ok(())
         }
-        Err(e) => return Err(e.into()),
-    };
-    // Checked again under the lease: another writer may have changed the
-    // routing between this run's read and its lease.
-    let live = control.read().await;
-    if live.as_ref().map(plan::digest).ok().as_deref() != Some(p.state_digest.as_str()) {
-        lease::release(&store, &held).await?;
-        let why = "the live routing changed while this apply waited (another writer applied first): make a new plan";
-        record.result = format!("refused: {why}");
-        audit::write(&store, &record).await?;
-        bail!(why);
-    }
-    let applied = control.apply(&p.after).await;
-    record.after = control.read().await.ok();
-    record.result = match &applied {
-        Ok(()) => "applied".into(),
-        Err(e) => format!("failed: {e}"),
-    };
-    let written = audit::write(&store, &record).await;
-    // The lease expires by itself: failing to give it back must not hide
-    // what happened to AWS.
-    if let Err(e) = lease::release(&store, &held).await {
-        tracing::warn!(error = %e, "could not release the routing lease; it expires by itself");
-    }
-    let key = match written {
-        Ok(key) => key,
-        Err(e) => {
-            let what = match &applied {
-                Ok(()) => "was applied".to_owned(),
-                Err(failed) => format!("failed ({failed})"),
-            };
-            bail!(
-                "{action} {what}, but its audit record could not be written ({e}); the state is now: {}",
-                serde_json::to_string(&record.after).unwrap_or_default()
+        Outcome::DryRun => {
+            if !flags.json {
+                writeln!(
+                    out,
+                    "dry run: nothing changed (audit {audit}); add --apply to make these changes"
+                )?;
+            }
+            Ok(())
+        }
+        Outcome::NoChanges => Ok(()),
+        Outcome::Refused(why) => bail!("refused (audit {audit}): {why}"),
+        Outcome::NotConfirmed => {
+            bail!("not confirmed: nothing changed (audit {audit}; use --yes to skip the question)")
+        }
+        Outcome::LeaseBusy(holder) => {
+            let why = format!(
+                "another geolat holds the routing lease: {holder}; nothing applied (audit {audit}; `geolat lease show`)"
             );
+            if flags.lease_busy_ok {
+                eprintln!("{why}");
+                Ok(())
+            } else {
+                Err(LeaseBusy(why).into())
+            }
         }
-    };
-    applied.with_context(|| format!("{action} failed (audit {key})"))?;
-    writeln!(out, "applied (audit {key}, id {})", record.id)?;
-    Ok(())
+        Outcome::Failed(why) => bail!("{action} failed (audit {audit}, id {}): {why}", record.id),
+        Outcome::Other(text) => bail!("{action}: {text} (audit {audit})"),
+    }
 }
 
-fn confirm() -> anyhow::Result<bool> {
+fn ask() -> anyhow::Result<bool> {
     eprint!("apply these changes? [y/N] ");
     std::io::stderr().flush()?;
     let mut line = String::new();

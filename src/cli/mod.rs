@@ -100,6 +100,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// The exit status for an error: 75 when another geolat held the routing
+/// lease and nothing was applied, 1 otherwise.
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    if e.downcast_ref::<change::LeaseBusy>().is_some() {
+        change::EXIT_LEASE_BUSY
+    } else {
+        1
+    }
+}
+
 /// Fires on Ctrl-C or SIGTERM (what Kubernetes sends a CronJob pod), so a
 /// run can stop starting work and still save what it measured.
 pub fn stop_on_signal() -> tokio_util::sync::CancellationToken {

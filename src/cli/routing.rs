@@ -61,6 +61,7 @@ impl AwsArgs {
             accelerator: routing
                 .accelerator
                 .map(|a| Accelerator::new(aws::accelerator_client(&sdk), &a.listener_arn)),
+            sts: Some(aws_sdk_sts::Client::new(&sdk)),
         })
     }
 }

@@ -7,7 +7,10 @@ use std::sync::{Arc, RwLock};
 
 use ipnet::IpNet;
 
-use super::{RoutingControl, RoutingError, RoutingState};
+use super::{
+    Binding, Changes, DialChange, Live, Mechanisms, RecordChange, RoutingControl, RoutingError,
+    RoutingState,
+};
 use crate::lab::accelerator::LabAccelerator;
 use crate::lab::dns::{DnsTable, LabDns, NameRule, WeightedChoice};
 
@@ -75,6 +78,60 @@ impl LabRouting {
 impl RoutingControl for LabRouting {
     async fn read(&self) -> Result<RoutingState, RoutingError> {
         Ok(self.state.read().map(|s| s.clone()).unwrap_or_default())
+    }
+
+    async fn live(&self) -> Result<Live, RoutingError> {
+        Ok(Live {
+            state: self.read().await?.normalized(),
+            binding: Binding {
+                control: "lab".into(),
+                service_name: Some(self.service_name.clone()),
+                ..Binding::default()
+            },
+            detail: String::new(),
+        })
+    }
+
+    fn mechanisms(&self) -> Mechanisms {
+        Mechanisms {
+            dns: true,
+            accelerator: true,
+        }
+    }
+
+    /// The lab's DNS has one weighted rule per geo: each changed geo is
+    /// shown as one UPSERT of its weights.
+    async fn changes(&self, desired: &RoutingState) -> Result<(Live, Changes), RoutingError> {
+        self.check(desired)?;
+        let desired = &desired.normalized();
+        let live = self.live().await?;
+        let mut changes = Changes::default();
+        for (geo, weights) in &desired.dns {
+            if live.state.dns.get(geo) != Some(weights) {
+                let w: Vec<String> = weights.iter().map(|(r, w)| format!("{r} {w}")).collect();
+                changes.route53.push(RecordChange {
+                    action: "UPSERT".into(),
+                    name: self.service_name.clone(),
+                    set_identifier: format!("geolat:{geo}"),
+                    rule: format!("weights {}", w.join(", ")),
+                    value: geo.clone(),
+                });
+            }
+        }
+        for (region, dial) in &desired.accelerator {
+            let before = live.state.accelerator.get(region).copied().unwrap_or(100.0);
+            if (before - dial).abs() >= 0.005 {
+                changes.accelerator.push(DialChange {
+                    region: region.clone(),
+                    before,
+                    after: *dial,
+                });
+            }
+        }
+        changes
+            .accelerator
+            .sort_by(|a, b| (b.after - b.before).total_cmp(&(a.after - a.before)));
+        Ok((live, changes))
     }
 
     async fn apply(&self, desired: &RoutingState) -> Result<(), RoutingError> {

@@ -122,10 +122,143 @@ pub enum RoutingError {
     Api { action: String, message: String },
 }
 
+/// Where a routing lives. A change plan, its audit record and a rollback
+/// are bound to it: a plan made for one zone, name, accelerator or traffic
+/// policy instance is refused anywhere else.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Binding {
+    /// `aws` or `lab`.
+    pub control: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosted_zone_id: Option<String>,
+    /// The name users resolve (Route 53), or the lab's service name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_name: Option<String>,
+    /// The accelerator listener whose endpoint groups are dialled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accelerator: Option<String>,
+    /// The traffic policy instance routing the name (traffic policy mode;
+    /// none before the first apply creates it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic_policy_instance: Option<String>,
+}
+
+impl Binding {
+    /// Why a plan bound to `self` must not be applied to `live`, if so. A
+    /// plan made before its traffic policy instance existed binds to none:
+    /// its state digest already says whether the instance is still absent.
+    pub fn mismatch(&self, live: &Binding) -> Option<String> {
+        let differ = |what: &str, plan: &Option<String>, live: &Option<String>| {
+            (plan != live).then(|| {
+                format!(
+                    "it was made for {what} {}, this config controls {}",
+                    plan.as_deref().unwrap_or("(none)"),
+                    live.as_deref().unwrap_or("(none)")
+                )
+            })
+        };
+        if self.control != live.control {
+            return Some(format!(
+                "it was made for the {} control plane, this is {}",
+                self.control, live.control
+            ));
+        }
+        differ("hosted zone", &self.hosted_zone_id, &live.hosted_zone_id)
+            .or_else(|| differ("service name", &self.service_name, &live.service_name))
+            .or_else(|| differ("accelerator listener", &self.accelerator, &live.accelerator))
+            .or_else(|| {
+                self.traffic_policy_instance.as_ref().and_then(|_| {
+                    differ(
+                        "traffic policy instance",
+                        &self.traffic_policy_instance,
+                        &live.traffic_policy_instance,
+                    )
+                })
+            })
+    }
+}
+
+/// The routing as read now, with where it lives and a digest of
+/// everything else an apply would rewrite (record TTLs and targets, the
+/// policy instance, endpoint weights): a plan is applied only to the exact
+/// state it was made against.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Live {
+    pub state: RoutingState,
+    pub binding: Binding,
+    /// Empty when the state says everything (the lab).
+    pub detail: String,
+}
+
+/// Which mechanisms a control plane has: a plan carries only those.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mechanisms {
+    pub dns: bool,
+    pub accelerator: bool,
+}
+
+/// One Route 53 record change (or, in the lab, one geo's DNS weights).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordChange {
+    /// UPSERT or DELETE.
+    pub action: String,
+    pub name: String,
+    pub set_identifier: String,
+    /// `geolocation country:DE` or `weight 200`.
+    pub rule: String,
+    pub value: String,
+}
+
+/// One accelerator endpoint group's dial change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DialChange {
+    pub region: String,
+    pub before: f64,
+    pub after: f64,
+}
+
+/// Exactly what an apply of a desired routing does to the live one: what a
+/// plan shows, and what an apply re-computes under the lease and refuses
+/// to run unless it is the same.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Changes {
+    /// Route 53 changes, one atomic batch.
+    pub route53: Vec<RecordChange>,
+    /// Traffic policy mode: the document of the new policy version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic_policy: Option<serde_json::Value>,
+    /// Accelerator steps in the order they run.
+    pub accelerator: Vec<DialChange>,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.route53.is_empty() && self.traffic_policy.is_none() && self.accelerator.is_empty()
+    }
+}
+
 /// A control plane geolat can read and change.
 #[async_trait::async_trait]
 pub trait RoutingControl: Send + Sync {
     async fn read(&self) -> Result<RoutingState, RoutingError>;
+    /// The routing, where it lives and the digest of its other details.
+    async fn live(&self) -> Result<Live, RoutingError>;
+    /// The mechanisms this control plane has.
+    fn mechanisms(&self) -> Mechanisms;
+    /// Reads the live routing and computes exactly what applying `desired`
+    /// would change, refusing (without changing anything) what `apply`
+    /// would refuse: unknown regions, no default location, a mechanism the
+    /// control plane does not have.
+    async fn changes(&self, desired: &RoutingState) -> Result<(Live, Changes), RoutingError>;
+    /// Whether each region has a healthy endpoint (regions not reported
+    /// on are not judged).
+    async fn health(&self) -> Result<BTreeMap<String, bool>, RoutingError> {
+        Ok(BTreeMap::new())
+    }
+    /// Who the control plane says is acting (the AWS principal), if it says.
+    async fn principal(&self) -> Option<String> {
+        None
+    }
     /// Makes the control plane match `desired` (a full state, not a diff).
     async fn apply(&self, desired: &RoutingState) -> Result<(), RoutingError>;
 }

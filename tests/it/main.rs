@@ -8,6 +8,7 @@ mod config;
 mod errors;
 mod hdr_reference;
 mod lab;
+mod lab_change;
 mod lab_loop;
 mod paths;
 mod store;

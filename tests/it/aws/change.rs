@@ -12,19 +12,19 @@ use serde_json::{Value, json};
 
 use super::{Gateway, accelerator, hosted_zone};
 
-const WORLD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/world/aws-edges.json");
+pub(super) const WORLD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/world/aws-edges.json");
 
-struct Ops {
-    gw: Gateway,
-    dir: tempfile::TempDir,
-    config: PathBuf,
-    store: String,
+pub(super) struct Ops {
+    pub gw: Gateway,
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub store: String,
 }
 
 impl Ops {
     /// geolat as an operator runs it: credentials and the endpoint from the
     /// environment (S3 over plain HTTP to the emulator).
-    fn command(&self, args: &[&str]) -> Command {
+    pub(super) fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_geolat"));
         c.args(args)
             .env("AWS_ENDPOINT_URL", &self.gw.url)
@@ -37,12 +37,12 @@ impl Ops {
         c
     }
 
-    fn geolat(&self, args: &[&str]) -> Output {
+    pub(super) fn geolat(&self, args: &[&str]) -> Output {
         self.command(args).output().unwrap()
     }
 
     /// Runs a geolat command that must succeed; its stdout.
-    fn ok(&self, args: &[&str]) -> String {
+    pub(super) fn ok(&self, args: &[&str]) -> String {
         let out = self.geolat(args);
         assert!(
             out.status.success(),
@@ -54,7 +54,7 @@ impl Ops {
     }
 
     /// Runs a geolat command that must fail; its one-line error.
-    fn fails(&self, args: &[&str]) -> String {
+    pub(super) fn fails(&self, args: &[&str]) -> String {
         let out = self.geolat(args);
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(!out.status.success(), "geolat {args:?} succeeded");
@@ -62,23 +62,23 @@ impl Ops {
         err
     }
 
-    fn path(&self, name: &str) -> String {
+    pub(super) fn path(&self, name: &str) -> String {
         self.dir.path().join(name).display().to_string()
     }
 
-    fn routing(&self) -> Value {
+    pub(super) fn routing(&self) -> Value {
         let c = self.config.display().to_string();
         serde_json::from_str(&self.ok(&["routing", "show", "--json", "--aws", &c])).unwrap()
     }
 
-    fn write(&self, name: &str, v: &Value) -> String {
+    pub(super) fn write(&self, name: &str, v: &Value) -> String {
         let p = self.path(name);
         std::fs::write(&p, serde_json::to_vec_pretty(v).unwrap()).unwrap();
         p
     }
 }
 
-fn world_regions() -> Vec<String> {
+pub(super) fn world_regions() -> Vec<String> {
     let w: Value = serde_json::from_str(&std::fs::read_to_string(WORLD).unwrap()).unwrap();
     w["regions"]
         .as_array()
@@ -90,7 +90,7 @@ fn world_regions() -> Vec<String> {
 
 /// The built-in world as a topology: the same regions and geos, without
 /// the measured latency, capacities multiplied by `room`.
-fn topology(dir: &Path, room: f64) -> String {
+pub(super) fn topology(dir: &Path, room: f64) -> String {
     let mut w: Value = serde_json::from_str(&std::fs::read_to_string(WORLD).unwrap()).unwrap();
     w["format"] = "geolat-topology/1".into();
     let o = w.as_object_mut().unwrap();
@@ -107,7 +107,7 @@ fn topology(dir: &Path, room: f64) -> String {
     p.display().to_string()
 }
 
-async fn ops() -> Ops {
+pub(super) async fn ops() -> Ops {
     let gw = Gateway::start();
     let sdk = gw.sdk().await;
     let regions = world_regions();
@@ -164,8 +164,8 @@ async fn advice_is_planned_guarded_dry_run_applied_audited_and_rolled_back() {
     // Advice from a world file, not measurements: refused, and said.
     let err = o.fails(&["apply", &plan, "--aws", &cfg, "--store", &o.store]);
     assert!(err.contains("--allow-unmeasured"), "{err}");
-    // From today's routing to the advice moves most traffic: more than one
-    // apply may by default.
+    // The dials move traffic (each dial's change times its region's share
+    // of demand): more than a tight limit allows.
     let err = o.fails(&[
         "apply",
         &plan,
@@ -174,9 +174,11 @@ async fn advice_is_planned_guarded_dry_run_applied_audited_and_rolled_back() {
         "--store",
         &o.store,
         "--allow-unmeasured",
+        "--max-share",
+        "0.01",
     ]);
     assert!(
-        err.contains("more than the 25.0% one apply may (--max-share)"),
+        err.contains("more than the 1.0% one apply may (--max-share)"),
         "{err}"
     );
     // Dry run: shown and audited, nothing changed.
@@ -278,7 +280,7 @@ async fn advice_is_planned_guarded_dry_run_applied_audited_and_rolled_back() {
     assert_eq!(actions.len(), 7, "{actions:?}");
     assert!(actions[0].1.contains("--allow-unmeasured"), "{actions:?}");
     assert!(actions[1].1.contains("--max-share"), "{actions:?}");
-    assert_eq!(actions[2], ("dry-run", "dry-run"));
+    assert_eq!(actions[2], ("apply", "dry-run"));
     assert_eq!(actions[3], ("apply", "applied"));
     assert!(actions[4].1.contains("live routing changed"), "{actions:?}");
     assert_eq!(actions[5], ("drain", "applied"));
@@ -416,13 +418,17 @@ async fn guardrails_and_the_lease_refuse_by_name() {
         json!({"holder": "cronjob@eu-west-1", "token": "t", "acquired_at": fresh, "expires_at": until}).to_string(),
     )
     .unwrap();
+    // Regression (issue 9, point 7): "lease held, nothing applied" is its
+    // own exit status, 0 only with --lease-busy-ok.
     let out = o.geolat(&[&["apply", &good][..], &flags].concat());
-    assert!(out.status.success());
+    assert_eq!(out.status.code(), Some(75));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("another geolat holds the routing lease: cronjob@eu-west-1"),
         "{err}"
     );
+    let out = o.geolat(&[&["apply", &good, "--lease-busy-ok"][..], &flags].concat());
+    assert!(out.status.success());
     assert_eq!(o.routing()["dns"], json!({}));
     // Once it is released, the apply goes through.
     std::fs::remove_file(lease_dir.join("routing.lease")).unwrap();

@@ -73,6 +73,8 @@ fn the_policy_allows_every_call_geolat_makes() {
             "cloudwatch"
         } else if text.contains("aws_sdk_route53::Client") {
             "route53"
+        } else if text.contains("aws_sdk_sts::Client") {
+            "sts"
         } else {
             continue;
         };

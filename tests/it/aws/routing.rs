@@ -50,6 +50,7 @@ async fn setup() -> Setup {
             geolat::aws::accelerator_client(&sdk),
             &listener,
         )),
+        sts: None,
     };
     Setup {
         gw,
