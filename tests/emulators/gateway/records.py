@@ -216,10 +216,12 @@ class RecordSets:
         return dns_name(ET.fromstring(reply.body).findtext(f"{q('HostedZone')}/{q('Name')}"))
 
     def zone(self, zone_id, headers):
-        """The zone's store; made from moto's SOA and NS record sets when first seen."""
-        name = self.zone_name(zone_id, headers)
+        """The zone's store; made from moto's SOA and NS record sets when first
+        seen. A zone's deletion goes through the gateway (`forget`), so a
+        known zone is not looked up again."""
         zone = self.zones.get(zone_id)
-        if zone is None or zone["name"] != name:
+        if zone is None:
+            name = self.zone_name(zone_id, headers)
             zone = {"name": name, "sets": self.from_moto(zone_id, headers)}
             self.zones[zone_id] = zone
         return zone
