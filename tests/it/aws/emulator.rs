@@ -9,7 +9,7 @@
 //! identifier whatever its name, and the gateway once put back only those
 //! the batch did not touch: a batch upserting `geolat:us-east-1` under one
 //! name and deleting it under another, geolat's most common batch, lost
-//! the upsert. Both tests below failed on that gateway.
+//! the upsert. All three tests below failed on that gateway.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
