@@ -6,6 +6,7 @@
 
 mod change;
 mod cloudwatch;
+mod emulator;
 mod iam;
 mod routing;
 mod trust;
