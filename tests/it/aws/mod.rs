@@ -8,6 +8,7 @@ mod change;
 mod cloudwatch;
 mod iam;
 mod routing;
+mod timeouts;
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
