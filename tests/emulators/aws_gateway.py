@@ -33,6 +33,8 @@ Control API for tests (JSON over HTTP):
                             "service"?: NAME, "resource"?: ARN_OR_ID, "message"?: TEXT}
         the next `count` OP requests fail with CODE in their protocol's error
         shape (Route 53 says Throttling for ThrottlingException, S3 SlowDown)
+        "after": true   the request is served first (it takes effect), then fails
+        "drop": true    the connection is closed instead of answering
     GET  /_emulator/faults                    faults with their counts left
     POST /_emulator/ga/health {"endpoint_id": ID, "state": "UNHEALTHY", "reason"?: TEXT}
     POST /_emulator/route53/health {"health_check_id": ID, "status": "Failure: ..."}
@@ -145,6 +147,9 @@ class Control:
             "status": int(spec.get("status", default)),
             "count": int(spec.get("count", 1)),
             "message": spec.get("message", f"injected {error}"),
+            # awsio: "after" (serve, then fail) and "drop" (no answer at all).
+            "after": bool(spec.get("after", False)),
+            "drop": bool(spec.get("drop", False)),
         }
         with self.lock:
             self.faults.append(fault)
@@ -158,7 +163,9 @@ class Control:
                         and fault["resource"] in (None, resource)
                         and fault["count"] > 0):
                     fault["count"] -= 1
-                    return ApiError(fault["error"], fault["message"], fault["status"])
+                    err = ApiError(fault["error"], fault["message"], fault["status"])
+                    err.after, err.drop = fault["after"], fault["drop"]  # awsio
+                    return err
         return None
 
     def record(self, service, op, status, resource, size):
@@ -1818,12 +1825,15 @@ class Gateway:
         service, op, serve, render, resource = self.classify(method, path, query, headers, body, target)
         fault = self.control.take_fault(service, op, resource)
         try:
-            if fault:
+            if fault and not fault.after:
                 raise fault
             reply = serve()
+            if fault:  # awsio: "after": the request took effect, yet fails
+                raise fault
         except ApiError as err:
             reply = render(err)
         self.control.record(service, op, reply.status, resource, len(body))
+        reply.drop = bool(fault and fault.drop)  # awsio: Handler.serve closes, answers nothing
         return reply
 
     def classify(self, method, path, query, headers, body, target):
@@ -2042,6 +2052,9 @@ class Handler(BaseHTTPRequestHandler):
             logging.exception("gateway error")
             reply = Reply(500, f"aws_gateway: {type(e).__name__}: {e}".encode(),
                           [("Content-Type", "text/plain")])
+        if getattr(reply, "drop", False):  # awsio: a "drop" fault: no answer, connection closed
+            self.close_connection = True
+            return
         self.send_response_only(reply.status)
         names = {k.lower() for k, _ in reply.headers}
         for name, value in reply.headers:

@@ -7,6 +7,7 @@
 mod change;
 mod cloudwatch;
 mod iam;
+mod route53_retry;
 mod routing;
 mod timeouts;
 
