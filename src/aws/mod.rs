@@ -299,6 +299,16 @@ pub fn cloudwatch_client(sdk: &SdkConfig) -> aws_sdk_cloudwatch::Client {
     aws_sdk_cloudwatch::Client::new(sdk)
 }
 
+/// CloudWatch where Global Accelerator publishes its metrics: us-west-2,
+/// whatever the configured region (the `AWS/GlobalAccelerator` namespace
+/// exists nowhere else).
+pub fn accelerator_cloudwatch_client(sdk: &SdkConfig) -> aws_sdk_cloudwatch::Client {
+    let conf = aws_sdk_cloudwatch::config::Builder::from(sdk)
+        .region(Region::new(ACCELERATOR_REGION))
+        .build();
+    aws_sdk_cloudwatch::Client::from_conf(conf)
+}
+
 /// An SDK error as one line: the service's code and message when it sent
 /// one, else what went wrong on the way (no connection, timeout).
 pub fn describe<E, R>(e: &aws_sdk_route53::error::SdkError<E, R>) -> String

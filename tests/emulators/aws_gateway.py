@@ -42,8 +42,9 @@ Control API for tests (JSON over HTTP):
     POST /_emulator/cloudwatch/metrics {PutMetricData input; timestamps in
                                         epoch seconds; AWS/ namespaces and
                                         old timestamps allowed}
-    GET  /_emulator/calls     [{"service", "op", "status", "resource", "bytes"}] in order
-                              (bytes: the request body as sent, compressed or not)
+    GET  /_emulator/calls     [{"service", "op", "status", "resource", "bytes", "region"}] in order
+                              (bytes: the request body as sent, compressed or not;
+                              region: the SigV4 signing region, or null)
     DELETE /_emulator/calls   clear the call log
     POST /_emulator/reset     forget everything, moto's state included
 """
@@ -168,10 +169,11 @@ class Control:
                     return err
         return None
 
-    def record(self, service, op, status, resource, size):
+    def record(self, service, op, status, resource, size, region=None):  # awsio: region
         with self.lock:
             self.calls.append(
-                {"service": service, "op": op, "status": status, "resource": resource, "bytes": size}
+                {"service": service, "op": op, "status": status, "resource": resource, "bytes": size,
+                 "region": region}
             )
 
 
@@ -1756,6 +1758,13 @@ def signing_service(headers):
     return match.group(1) if match else None
 
 
+def signing_region(headers):  # awsio: for the call log
+    """The region named in the SigV4 credential scope (…/REGION/service/aws4_request)."""
+    auth = headers.get("Authorization", "")
+    match = re.search(r"Credential=[^/]+/\d{8}/([^/]+)/[^/]+/aws4_request", auth)
+    return match.group(1) if match else None
+
+
 def moto_headers(incoming, service):
     """Headers for a request of the gateway's own to moto, routed to `service`."""
     auth = incoming.get("Authorization") or (
@@ -1832,7 +1841,7 @@ class Gateway:
                 raise fault
         except ApiError as err:
             reply = render(err)
-        self.control.record(service, op, reply.status, resource, len(body))
+        self.control.record(service, op, reply.status, resource, len(body), signing_region(headers))
         reply.drop = bool(fault and fault.drop)  # awsio: Handler.serve closes, answers nothing
         return reply
 

@@ -6,6 +6,7 @@
 
 mod change;
 mod cloudwatch;
+mod flows;
 mod iam;
 mod route53_retry;
 mod routing;
@@ -92,6 +93,13 @@ impl Gateway {
             "{method} {path}: {head}"
         );
         serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The API calls the gateway saw, each as the gateway logs it
+    /// (service, op, status, resource, bytes, region).
+    pub fn call_log(&self) -> Vec<serde_json::Value> {
+        let calls = self.control("GET", "/_emulator/calls", &serde_json::Value::Null);
+        calls.as_array().unwrap().clone()
     }
 
     /// The API calls the gateway saw, as (operation, status, resource).
