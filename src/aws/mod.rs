@@ -17,11 +17,14 @@
 //!   holds about the name; [`policy_doc`]: weights as a traffic policy
 //!   document and back (pure);
 //! - [`control`]: all of it behind [`crate::routing::RoutingControl`];
+//!   [`conflicts`]: records at geolat's names that it does not own and
+//!   Route 53 would not let stand beside its own (pure);
 //! - [`cloudwatch`]: latency distributions published as metrics; [`flows`]:
 //!   Global Accelerator's new flows, for drains.
 
 pub mod accelerator;
 pub mod cloudwatch;
+pub mod conflicts;
 pub mod control;
 pub mod flows;
 pub mod inventory;

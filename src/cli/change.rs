@@ -155,6 +155,9 @@ pub async fn plan_cmd(args: PlanArgs) -> anyhow::Result<()> {
         None => None,
     };
     let control = args.aws.control().await?;
+    if let Some(why) = control.conflict_refusal().await? {
+        bail!(why);
+    }
     let before = control.read().await.context("cannot read the routing")?;
     let p = plan::plan(
         &before,

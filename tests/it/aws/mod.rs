@@ -6,6 +6,7 @@
 
 mod change;
 mod cloudwatch;
+mod conflicts;
 mod flows;
 mod iam;
 mod route53_retry;
