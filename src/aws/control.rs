@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use super::Route53Mode;
 use super::accelerator::{Accelerator, Group, Update, plan_updates};
+use super::conflicts::{self, Conflict};
 use aws_sdk_route53::types::ResourceRecordSet;
 
 use super::layout::{Layout, Record};
@@ -122,6 +123,39 @@ impl AwsControl {
             }
         }
         Ok(health)
+    }
+
+    /// Records at the names geolat writes that it does not own and
+    /// Route 53 would not let stand beside its own
+    /// ([`conflicts::name_conflicts`]); in traffic policy mode, every
+    /// record at the service name that is not the instance's. Empty
+    /// without a route53 section.
+    pub async fn conflicts(&self) -> Result<Vec<Conflict>, RoutingError> {
+        let Some(r) = &self.route53 else {
+            return Ok(Vec::new());
+        };
+        let zone = r.all_records().await?;
+        Ok(match r.mode {
+            Route53Mode::Records => conflicts::name_conflicts(&zone, &r.layout),
+            Route53Mode::TrafficPolicy => {
+                let instance = self.policy().await?;
+                conflicts::policy_name_conflicts(
+                    &zone,
+                    r.layout.name(),
+                    instance.as_ref().map(|i| i.id.as_str()),
+                )
+            }
+        })
+    }
+
+    /// [`AwsControl::conflicts`] as the one line that refuses a plan
+    /// ([`conflicts::refusal`]); None when there are none.
+    pub async fn conflict_refusal(&self) -> Result<Option<String>, RoutingError> {
+        let found = self.conflicts().await?;
+        Ok(self
+            .route53
+            .as_ref()
+            .and_then(|r| conflicts::refusal(r.layout.name(), &found)))
     }
 
     /// The traffic policy instance routing the name, in traffic policy mode.

@@ -4,8 +4,12 @@
 use std::time::Duration;
 
 use aws_sdk_route53::Client;
+use aws_sdk_route53::config::retry::RetryConfig;
+use aws_sdk_route53::error::SdkError;
+use aws_sdk_route53::operation::change_resource_record_sets::ChangeResourceRecordSetsError;
 use aws_sdk_route53::types::{
-    ChangeAction, ChangeBatch, ChangeStatus, GeoLocation, ResourceRecord, ResourceRecordSet, RrType,
+    ChangeAction, ChangeBatch, ChangeInfo, ChangeStatus, GeoLocation, ResourceRecord,
+    ResourceRecordSet, RrType,
 };
 
 use super::describe;
@@ -26,6 +30,96 @@ impl Default for SyncWait {
             timeout: Duration::from_secs(300),
         }
     }
+}
+
+/// How a change batch came to be applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchOutcome {
+    /// Route 53 accepted it (and said INSYNC, when it said anything).
+    Applied,
+    /// Its answer was lost (`error`), but the zone held every change.
+    FoundApplied { error: String },
+    /// Its answer was lost (`error`) and nothing of it was in the zone:
+    /// sent once more, and accepted.
+    Resent { error: String },
+}
+
+/// Where one change of a batch stands in a zone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeState {
+    /// The upserted record is there with the batch's values; the deleted
+    /// one is gone.
+    Done,
+    /// The upserted record is missing or holds other values; the deleted
+    /// one is there as the batch gives it.
+    NotDone,
+    /// Neither: the deleted record is there with other values.
+    Other(String),
+}
+
+type ChangeError =
+    SdkError<ChangeResourceRecordSetsError, aws_sdk_route53::config::http::HttpResponse>;
+
+/// Whether a failed call may have been applied: its answer was lost on
+/// the way (no connection, a timeout) or the service failed on its side
+/// (5xx). A 4xx is a refusal, and a request never built was never sent.
+fn answer_lost(e: &ChangeError) -> bool {
+    match e {
+        SdkError::ServiceError(s) => s.raw().status().as_u16() >= 500,
+        SdkError::ConstructionFailure(_) => false,
+        _ => true,
+    }
+}
+
+/// Whether Route 53 refused a batch without applying it, for now only:
+/// throttled, or an earlier change to the zone still in progress.
+fn not_yet(e: &ChangeError) -> bool {
+    use aws_sdk_route53::error::ProvideErrorMetadata as _;
+    matches!(
+        e.code(),
+        Some("Throttling" | "ThrottlingException" | "PriorRequestNotComplete")
+    )
+}
+
+/// Attempts of a batch Route 53 refuses for now ([`not_yet`]), and the
+/// wait before the second (doubling after).
+const NOT_YET_ATTEMPTS: u32 = 3;
+const NOT_YET_BACKOFF: Duration = Duration::from_millis(500);
+
+/// `UPSERT api.example.com. geolat:default`.
+fn shown(c: &Change) -> String {
+    match c {
+        Change::Upsert(r) => format!("UPSERT {} {}", r.name, r.set_id),
+        Change::Delete(r) => format!("DELETE {} {}", r.name, r.set_id),
+    }
+}
+
+/// Where each of `changes` stands in `zone` (every record set listed).
+pub fn batch_state(zone: &[ResourceRecordSet], changes: &[Change]) -> Vec<ChangeState> {
+    let found = |r: &Record| {
+        zone.iter().find(|z| {
+            *z.r#type() == RrType::Cname
+                && z.name().eq_ignore_ascii_case(&r.name)
+                && z.set_identifier() == Some(r.set_id.as_str())
+        })
+    };
+    let same = |z: &ResourceRecordSet, r: &Record| from_sdk(z).is_ok_and(|z| z == *r);
+    changes
+        .iter()
+        .map(|c| match c {
+            Change::Upsert(r) => match found(r) {
+                Some(z) if same(z, r) => ChangeState::Done,
+                _ => ChangeState::NotDone,
+            },
+            Change::Delete(r) => match found(r) {
+                None => ChangeState::Done,
+                Some(z) if same(z, r) => ChangeState::NotDone,
+                Some(_) => {
+                    ChangeState::Other("holds other values than the batch deletes".to_owned())
+                }
+            },
+        })
+        .collect()
 }
 
 pub struct Route53 {
@@ -133,9 +227,110 @@ impl Route53 {
 
     /// Applies `changes` as one atomic batch and waits for INSYNC.
     pub async fn apply(&self, changes: &[Change], comment: &str) -> Result<(), RoutingError> {
+        self.apply_batch(changes, comment).await.map(|_| ())
+    }
+
+    /// [`Route53::apply`], saying how the batch got applied.
+    ///
+    /// `ChangeResourceRecordSets` is not idempotent, so the SDK does not
+    /// retry it: a batch whose answer was lost (a dropped connection, a
+    /// timeout, a 5xx) may have been applied. The zone is read back
+    /// instead: a batch found applied is done; a batch of which nothing is
+    /// found is sent once more; anything in between is an error naming
+    /// each record's state.
+    pub async fn apply_batch(
+        &self,
+        changes: &[Change],
+        comment: &str,
+    ) -> Result<BatchOutcome, RoutingError> {
         if changes.is_empty() {
-            return Ok(());
+            return Ok(BatchOutcome::Applied);
         }
+        let what = format!(
+            "changing {} records in hosted zone {}",
+            changes.len(),
+            self.zone
+        );
+        let mut refused = 0;
+        let lost = loop {
+            match self.send_batch(changes, comment).await? {
+                Ok(info) => {
+                    self.wait_for(info).await?;
+                    return Ok(BatchOutcome::Applied);
+                }
+                // Refused unapplied for now: safe to send again.
+                Err(e) if not_yet(&e) && refused + 1 < NOT_YET_ATTEMPTS => {
+                    refused += 1;
+                    tokio::time::sleep(NOT_YET_BACKOFF * 2u32.pow(refused - 1)).await;
+                }
+                Err(e) if !answer_lost(&e) => return Err(api(what, describe(&e))),
+                Err(e) => break describe(&e),
+            }
+        };
+        let zone = self.all_records().await.map_err(|read| {
+            api(
+                what.clone(),
+                format!(
+                    "{lost}; the batch may or may not have been applied, and reading the zone back failed too ({read}): check `geolat routing show` before planning again"
+                ),
+            )
+        })?;
+        let states = batch_state(&zone, changes);
+        if states.iter().all(|s| *s == ChangeState::Done) {
+            tracing::warn!(
+                zone = %self.zone,
+                error = %lost,
+                "the answer to the change batch was lost, but the zone already holds every change: treated as applied (not waited for INSYNC)"
+            );
+            return Ok(BatchOutcome::FoundApplied { error: lost });
+        }
+        if states.iter().all(|s| *s == ChangeState::NotDone) {
+            tracing::warn!(
+                zone = %self.zone,
+                error = %lost,
+                "the answer to the change batch was lost and nothing of it is in the zone: sending it once more"
+            );
+            let info = self
+                .send_batch(changes, comment)
+                .await?
+                .map_err(|e| api(format!("{what} (sent again after {lost})"), describe(&e)))?;
+            self.wait_for(info).await?;
+            return Ok(BatchOutcome::Resent { error: lost });
+        }
+        let list = |want: fn(&ChangeState) -> bool| {
+            let names: Vec<String> = changes
+                .iter()
+                .zip(&states)
+                .filter(|(_, s)| want(s))
+                .map(|(c, s)| match s {
+                    ChangeState::Other(why) => format!("{} ({why})", shown(c)),
+                    _ => shown(c),
+                })
+                .collect();
+            if names.is_empty() {
+                "none".to_owned()
+            } else {
+                names.join(", ")
+            }
+        };
+        Err(api(
+            what,
+            format!(
+                "{lost}; the zone now holds part of the batch: applied: {}; not applied: {}; changed otherwise: {}; check `geolat routing show` and plan again",
+                list(|s| *s == ChangeState::Done),
+                list(|s| *s == ChangeState::NotDone),
+                list(|s| matches!(s, ChangeState::Other(_))),
+            ),
+        ))
+    }
+
+    /// One `ChangeResourceRecordSets` call, never retried by the SDK; the
+    /// outer error is a batch that cannot be built.
+    async fn send_batch(
+        &self,
+        changes: &[Change],
+        comment: &str,
+    ) -> Result<Result<Option<ChangeInfo>, ChangeError>, RoutingError> {
         let mut batch = ChangeBatch::builder().comment(comment);
         for c in changes {
             let (action, record) = match c {
@@ -152,23 +347,25 @@ impl Route53 {
         let batch = batch
             .build()
             .map_err(|e| api("building a change batch", e.to_string()))?;
-        let what = format!(
-            "changing {} records in hosted zone {}",
-            changes.len(),
-            self.zone
-        );
-        let sent = self
+        Ok(self
             .client
             .change_resource_record_sets()
             .hosted_zone_id(&self.zone)
             .change_batch(batch)
+            .customize()
+            .config_override(
+                aws_sdk_route53::config::Builder::default().retry_config(RetryConfig::disabled()),
+            )
             .send()
             .await
-            .map_err(|e| api(what.clone(), describe(&e)))?;
-        let Some(info) = sent.change_info() else {
-            return Ok(());
-        };
-        self.wait_in_sync(info.id(), info.status()).await
+            .map(|sent| sent.change_info().cloned()))
+    }
+
+    async fn wait_for(&self, info: Option<ChangeInfo>) -> Result<(), RoutingError> {
+        match info {
+            Some(info) => self.wait_in_sync(info.id(), info.status()).await,
+            None => Ok(()),
+        }
     }
 
     async fn wait_in_sync(&self, id: &str, status: &ChangeStatus) -> Result<(), RoutingError> {
@@ -281,4 +478,46 @@ fn to_sdk(r: &Record) -> Result<ResourceRecordSet, RoutingError> {
     };
     b.build()
         .map_err(|e| api("building a record set", e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(set_id: &str, weight: u8, value: &str) -> Record {
+        Record {
+            name: "default.geolat.api.example.com.".into(),
+            set_id: set_id.into(),
+            rule: Rule::Weighted(weight),
+            ttl: 60,
+            value: value.into(),
+        }
+    }
+
+    #[test]
+    fn a_batch_is_found_applied_missing_or_changed_otherwise() {
+        let a = record("geolat:eu-west-1", 10, "euw1.lb.example.net.");
+        let b = record("geolat:us-east-1", 20, "use1.lb.example.net.");
+        let batch = [Change::Upsert(a.clone()), Change::Delete(b.clone())];
+        let zone = |records: &[&Record]| -> Vec<ResourceRecordSet> {
+            records.iter().map(|r| to_sdk(r).unwrap()).collect()
+        };
+        // Before: a absent, b present as the batch deletes it.
+        assert_eq!(
+            batch_state(&zone(&[&b]), &batch),
+            [ChangeState::NotDone, ChangeState::NotDone]
+        );
+        // After.
+        assert_eq!(
+            batch_state(&zone(&[&a]), &batch),
+            [ChangeState::Done, ChangeState::Done]
+        );
+        // a with other values counts as not done; b with other values is
+        // neither.
+        let a_old = record("geolat:eu-west-1", 99, "euw1.lb.example.net.");
+        let b_new = record("geolat:us-east-1", 21, "use1.lb.example.net.");
+        let got = batch_state(&zone(&[&a_old, &b_new]), &batch);
+        assert_eq!(got[0], ChangeState::NotDone);
+        assert!(matches!(got[1], ChangeState::Other(_)), "{got:?}");
+    }
 }

@@ -184,6 +184,9 @@ pub async fn plan_cmd(args: PlanArgs) -> anyhow::Result<()> {
         None => None,
     };
     let control = args.aws.control().await?;
+    if let Some(why) = control.conflict_refusal().await? {
+        bail!(why);
+    }
     let ctx = Context {
         evidence,
         demand: desired::demand(&advice, &after),
@@ -307,9 +310,9 @@ pub async fn drain_cmd(args: DrainArgs) -> anyhow::Result<()> {
         && args.flags.apply
         && !wait.is_zero()
     {
-        let sdk = crate::aws::sdk_config(args.aws.endpoint_url.as_deref()).await;
-        let report = flows::wait_below(
-            &crate::aws::cloudwatch_client(&sdk),
+        let sdk = crate::aws::try_sdk_config(args.aws.endpoint_url.as_deref()).await?;
+        let report = flows::wait_drained(
+            &crate::aws::accelerator_cloudwatch_client(&sdk),
             acc.accelerator_id(),
             &args.region,
             args.flows_below,
@@ -317,6 +320,9 @@ pub async fn drain_cmd(args: DrainArgs) -> anyhow::Result<()> {
             poll,
         )
         .await?;
+        if !report.verified() {
+            bail!("{report}");
+        }
         println!("{report}");
     }
     Ok(())

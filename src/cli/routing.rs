@@ -45,7 +45,7 @@ impl AwsArgs {
     /// The control plane this config names, with clients from the SDK chain.
     pub async fn control(&self) -> anyhow::Result<AwsControl> {
         let routing = AwsRouting::load(&self.config)?;
-        let sdk = aws::sdk_config(self.endpoint_url.as_deref()).await;
+        let sdk = aws::try_sdk_config(self.endpoint_url.as_deref()).await?;
         Ok(AwsControl {
             route53: routing.route53.map(|r| {
                 let layout = Layout::new(&r.name, r.ttl, r.targets);

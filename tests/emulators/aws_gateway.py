@@ -41,6 +41,8 @@ Control API for tests (JSON over HTTP):
                             "service"?: NAME, "resource"?: ARN_OR_ID, "message"?: TEXT}
         the next `count` OP requests fail with CODE in their protocol's error
         shape (Route 53 says Throttling for ThrottlingException, S3 SlowDown)
+        "after": true   the request is served first (it takes effect), then fails
+        "drop": true    the connection is closed instead of answering
     GET  /_emulator/faults                    faults with their counts left
     POST /_emulator/ga/health {"endpoint_id": ID, "state": "UNHEALTHY", "reason"?: TEXT}
     POST /_emulator/route53/health {"health_check_id": ID, "status": "Failure: ..."}
@@ -48,8 +50,9 @@ Control API for tests (JSON over HTTP):
     POST /_emulator/cloudwatch/metrics {PutMetricData input; timestamps in
                                         epoch seconds; AWS/ namespaces and
                                         old timestamps allowed}
-    GET  /_emulator/calls     [{"service", "op", "status", "resource", "bytes"}] in order
-                              (bytes: the request body as sent, compressed or not)
+    GET  /_emulator/calls     [{"service", "op", "status", "resource", "bytes", "region"}] in order
+                              (bytes: the request body as sent, compressed or not;
+                              region: the SigV4 signing region, or null)
     DELETE /_emulator/calls   clear the call log
     POST /_emulator/reset     forget everything, moto's state included
 """

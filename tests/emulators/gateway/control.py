@@ -32,6 +32,10 @@ class Control:
             "status": int(spec.get("status", default)),
             "count": int(spec.get("count", 1)),
             "message": spec.get("message", f"injected {error}"),
+            # "after": serve, then fail (the change took effect, the answer
+            # is lost); "drop": no answer at all, the connection closed.
+            "after": bool(spec.get("after", False)),
+            "drop": bool(spec.get("drop", False)),
         }
         with self.lock:
             self.faults.append(fault)
@@ -45,13 +49,16 @@ class Control:
                         and fault["resource"] in (None, resource)
                         and fault["count"] > 0):
                     fault["count"] -= 1
-                    return ApiError(fault["error"], fault["message"], fault["status"])
+                    err = ApiError(fault["error"], fault["message"], fault["status"])
+                    err.after, err.drop = fault["after"], fault["drop"]
+                    return err
         return None
 
-    def record(self, service, op, status, resource, size):
+    def record(self, service, op, status, resource, size, region=None):
         with self.lock:
             self.calls.append(
-                {"service": service, "op": op, "status": status, "resource": resource, "bytes": size}
+                {"service": service, "op": op, "status": status, "resource": resource, "bytes": size,
+                 "region": region}
             )
 
 

@@ -19,7 +19,8 @@ from .accelerator import GA_PREFIX, GlobalAccelerator, ga_error, ga_reply, ga_re
 from .cloudwatch import (CW_JSON_PREFIX, CW_PATH, CloudWatch, cbor_reply, cw_body, cw_error,
                          cw_json_error, cw_json_reply)
 from .control import Control, control_api
-from .moto_passthrough import Moto, query_error, s3_error, s3_op, signing_service
+from .moto_passthrough import (Moto, query_error, s3_error, s3_op, signing_region,
+                               signing_service)
 from .r53_wire import r53_error, route53_route
 from .route53 import Route53
 from .wire import ApiError, Reply
@@ -47,12 +48,15 @@ class Gateway:
         service, op, serve, render, resource = self.classify(method, path, query, headers, body, target)
         fault = self.control.take_fault(service, op, resource)
         try:
-            if fault:
+            if fault and not fault.after:
                 raise fault
             reply = serve()
+            if fault:  # "after": the request took effect, yet fails
+                raise fault
         except ApiError as err:
             reply = render(err)
-        self.control.record(service, op, reply.status, resource, len(body))
+        self.control.record(service, op, reply.status, resource, len(body), signing_region(headers))
+        reply.drop = bool(fault and fault.drop)  # Handler.serve closes, answers nothing
         return reply
 
     def classify(self, method, path, query, headers, body, target):
@@ -148,6 +152,9 @@ class Handler(BaseHTTPRequestHandler):
             logging.exception("gateway error")
             reply = Reply(500, f"aws_gateway: {type(e).__name__}: {e}".encode(),
                           [("Content-Type", "text/plain")])
+        if getattr(reply, "drop", False):  # a "drop" fault: no answer, connection closed
+            self.close_connection = True
+            return
         self.send_response_only(reply.status)
         names = {k.lower() for k, _ in reply.headers}
         for name, value in reply.headers:

@@ -57,6 +57,13 @@ def signing_service(headers):
     return match.group(1) if match else None
 
 
+def signing_region(headers):
+    """The region named in the SigV4 credential scope (…/REGION/service/aws4_request)."""
+    auth = headers.get("Authorization", "")
+    match = re.search(r"Credential=[^/]+/\d{8}/([^/]+)/[^/]+/aws4_request", auth)
+    return match.group(1) if match else None
+
+
 def moto_headers(incoming, service):
     """Headers for a request of the gateway's own to moto, routed to `service`."""
     auth = incoming.get("Authorization") or (

@@ -6,9 +6,13 @@
 
 mod change;
 mod cloudwatch;
+mod conflicts;
 mod emulator;
+mod flows;
 mod iam;
+mod route53_retry;
 mod routing;
+mod timeouts;
 mod trust;
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
@@ -92,6 +96,13 @@ impl Gateway {
             "{method} {path}: {head}"
         );
         serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The API calls the gateway saw, each as the gateway logs it
+    /// (service, op, status, resource, bytes, region).
+    pub fn call_log(&self) -> Vec<serde_json::Value> {
+        let calls = self.control("GET", "/_emulator/calls", &serde_json::Value::Null);
+        calls.as_array().unwrap().clone()
     }
 
     /// The API calls the gateway saw, as (operation, status, resource).
