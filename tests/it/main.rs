@@ -9,6 +9,7 @@ mod errors;
 mod hdr_reference;
 mod lab;
 mod lab_loop;
+mod lease;
 mod paths;
 mod store;
 mod util;

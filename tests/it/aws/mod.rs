@@ -7,6 +7,7 @@
 mod change;
 mod cloudwatch;
 mod iam;
+mod lease;
 mod routing;
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
