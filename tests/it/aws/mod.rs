@@ -9,6 +9,7 @@ mod cloudwatch;
 mod iam;
 mod lease;
 mod routing;
+mod store_endpoint;
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
