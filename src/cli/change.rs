@@ -150,7 +150,8 @@ fn duration(flag: &str, s: &str) -> anyhow::Result<StdDuration> {
     crate::config::parse_duration(s).map_err(|e| anyhow::anyhow!("{flag} {s}: {e}"))
 }
 
-fn who() -> String {
+/// user@host of this process, for audit records and leases.
+pub(super) fn who() -> String {
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
     let host = std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_owned())
@@ -252,7 +253,7 @@ pub async fn history_cmd(args: HistoryArgs) -> anyhow::Result<()> {
 }
 
 pub async fn rollback_cmd(args: RollbackArgs) -> anyhow::Result<()> {
-    let store = Store::open_existing(&args.flags.store)?;
+    let store = Store::open_existing_with(&args.flags.store, &args.aws.store_options())?;
     let record = audit::find(&store, &args.id).await?;
     if !record.changed_routing() {
         bail!(
@@ -329,7 +330,7 @@ pub async fn drain_cmd(args: DrainArgs) -> anyhow::Result<()> {
 }
 
 pub async fn restore_cmd(args: RestoreArgs) -> anyhow::Result<()> {
-    let store = Store::open_existing(&args.flags.store)?;
+    let store = Store::open_existing_with(&args.flags.store, &args.aws.store_options())?;
     let (records, _) = audit::list(&store).await?;
     let last = audit::last_drain(&records, &args.region).with_context(|| {
         format!(
@@ -377,7 +378,7 @@ struct Shown<'a> {
 /// The workflow, then the outcome as a person or a pipeline reads it.
 async fn run_change(
     control: &dyn crate::routing::RoutingControl,
-    _aws: &AwsArgs,
+    aws: &AwsArgs,
     p: ChangePlan,
     action: Action,
     flags: &ApplyFlags,
@@ -387,7 +388,7 @@ async fn run_change(
     }
     let max_age = Duration::from_std(duration("--max-age", &flags.max_age)?)
         .context("--max-age is too long")?;
-    let store = Store::open(&flags.store)?;
+    let store = Store::open_with(&flags.store, &aws.store_options())?;
     let opts = Options {
         apply: flags.apply,
         limits: Limits {

@@ -8,6 +8,7 @@ mod change;
 mod cloudwatch;
 mod files;
 mod lab;
+mod lease;
 mod probe;
 mod routing;
 mod store;
@@ -81,6 +82,9 @@ pub enum Command {
     Drain(change::DrainArgs),
     /// Undo the last drain of a region: put back the state recorded before it.
     Restore(change::RestoreArgs),
+    /// The routing lease: who holds it; break one a killed run left.
+    #[command(subcommand)]
+    Lease(lease::LeaseCommand),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -97,6 +101,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rollback(args) => change::rollback_cmd(args).await,
         Command::Drain(args) => change::drain_cmd(args).await,
         Command::Restore(args) => change::restore_cmd(args).await,
+        Command::Lease(cmd) => lease::run(cmd).await,
     }
 }
 

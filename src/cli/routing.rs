@@ -42,6 +42,13 @@ pub struct ShowArgs {
 }
 
 impl AwsArgs {
+    /// The store reached at `--endpoint-url` too, as every AWS call is.
+    pub fn store_options(&self) -> crate::store::StoreOptions {
+        crate::store::StoreOptions {
+            endpoint_url: self.endpoint_url.clone(),
+        }
+    }
+
     /// The control plane this config names, with clients from the SDK chain.
     pub async fn control(&self) -> anyhow::Result<AwsControl> {
         let routing = AwsRouting::load(&self.config)?;

@@ -6,7 +6,16 @@
 //!
 //! Writes are atomic (a reader never sees a partial window) and never
 //! overwrite: writing the same window twice is reported, not duplicated.
+//!
+//! Small control objects (the routing lease) also change conditionally:
+//! [`Store::read_versioned`] returns the version it read, and
+//! [`Store::replace_if`] / [`Store::delete_if`] act only if the object is
+//! still at that version (S3: If-Match on the ETag; a local directory: see
+//! [`local_cas`]).
 
+mod local_cas;
+
+use std::fmt;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -14,7 +23,7 @@ use chrono::{DateTime, Duration as ChronoDuration, Timelike, Utc};
 use futures::{Stream, StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
 
 use crate::window::{Window, WindowError};
 
@@ -33,6 +42,38 @@ pub enum StoreError {
     Encode(#[from] serde_json::Error),
     #[error("store {url}: {source}")]
     Io { url: String, source: std::io::Error },
+    #[error("store {url}: {what} is not supported here")]
+    Unsupported { url: String, what: &'static str },
+}
+
+/// How to reach a store beyond its URL.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Send S3 requests here instead of where the environment says
+    /// (`AWS_ENDPOINT_URL`, else AWS): an emulator, a VPC endpoint, MinIO.
+    /// An `http://` endpoint is allowed without `AWS_ALLOW_HTTP`: naming
+    /// it is asking for it. Ignored for a local directory.
+    pub endpoint_url: Option<String>,
+}
+
+/// Which version of an object a read saw, for a later conditional write
+/// ([`Store::replace_if`], [`Store::delete_if`]). On S3 the object's ETag
+/// (and version id in a versioned bucket); in a local directory the
+/// SHA-256 of the file's bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    e_tag: Option<String>,
+    version: Option<String>,
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.e_tag, &self.version) {
+            (Some(e_tag), _) => f.write_str(e_tag.trim_matches('"')),
+            (None, Some(v)) => f.write_str(v),
+            (None, None) => f.write_str("unknown"),
+        }
+    }
 }
 
 /// A window that could not be read, with the key to find it by.
@@ -64,6 +105,11 @@ impl Store {
     /// `s3://bucket[/prefix]` (credentials and endpoint from the standard
     /// AWS environment variables).
     pub fn open(url: &str) -> Result<Store, StoreError> {
+        Store::open_with(url, &StoreOptions::default())
+    }
+
+    /// [`Store::open`] with `options` over what the environment says.
+    pub fn open_with(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
         let bad = |problem: String| StoreError::BadUrl {
             url: url.to_owned(),
             problem,
@@ -74,10 +120,15 @@ impl Store {
             if bucket.is_empty() {
                 return Err(bad("no bucket name; write s3://BUCKET/PREFIX".into()));
             }
-            let s3 = object_store::aws::AmazonS3Builder::from_env()
-                .with_bucket_name(bucket)
-                .build()
-                .map_err(|e| bad(e.to_string()))?;
+            let mut builder =
+                object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+            if let Some(endpoint) = &options.endpoint_url {
+                builder = builder.with_endpoint(endpoint);
+                if endpoint.starts_with("http://") {
+                    builder = builder.with_allow_http(true);
+                }
+            }
+            let s3 = builder.build().map_err(|e| bad(e.to_string()))?;
             let prefix = prefix.trim_matches('/');
             if prefix.is_empty() {
                 Arc::new(s3)
@@ -118,6 +169,11 @@ impl Store {
     /// Like [`Store::open`], for readers: a local directory that does not
     /// exist is an error (a misspelt path), not an empty store.
     pub fn open_existing(url: &str) -> Result<Store, StoreError> {
+        Store::open_existing_with(url, &StoreOptions::default())
+    }
+
+    /// [`Store::open_existing`] with `options`, as [`Store::open_with`].
+    pub fn open_existing_with(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
         if !url.contains("://") || url.starts_with("file://") {
             let dir = url.strip_prefix("file://").unwrap_or(url);
             if !dir.is_empty() && !std::path::Path::new(dir).is_dir() {
@@ -127,7 +183,18 @@ impl Store {
                 });
             }
         }
-        Store::open(url)
+        Store::open_with(url, options)
+    }
+
+    /// A store over an `object_store` backend built elsewhere (a test's S3
+    /// client with its own credentials), named `url` in messages. It is
+    /// treated as remote: conditional writes go through the backend.
+    pub fn from_backend(url: &str, backend: Arc<dyn ObjectStore>) -> Store {
+        Store {
+            inner: backend,
+            local: None,
+            url: url.to_owned(),
+        }
     }
 
     pub fn url(&self) -> &str {
@@ -307,6 +374,105 @@ impl Store {
             Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
             Err(e) => Err(self.backend(e)),
         }
+    }
+
+    /// The bytes under `key` and the version they are, for a later
+    /// [`Store::replace_if`] or [`Store::delete_if`]; `Ok(None)` if there
+    /// is nothing.
+    pub async fn read_versioned(&self, key: &str) -> Result<Option<(Bytes, Version)>, StoreError> {
+        let got = match self.inner.get(&Path::from(key)).await {
+            Ok(got) => got,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(self.backend(e)),
+        };
+        let meta = got.meta.clone();
+        let bytes = got.bytes().await.map_err(|e| self.backend(e))?;
+        let version = if self.local.is_some() {
+            Version {
+                e_tag: Some(local_cas::digest(&bytes)),
+                version: None,
+            }
+        } else {
+            Version {
+                e_tag: meta.e_tag,
+                version: meta.version,
+            }
+        };
+        Ok(Some((bytes, version)))
+    }
+
+    /// Writes `bytes` under `key` only if it is still at `expected` (S3:
+    /// If-Match on the ETag). `Ok(false)`: it changed or is gone since it
+    /// was read, and nothing was written.
+    pub async fn replace_if(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        expected: &Version,
+    ) -> Result<bool, StoreError> {
+        if let Some(path) = self.local_path(key) {
+            let digest = expected.e_tag.clone().unwrap_or_default();
+            return self
+                .blocking(move || local_cas::replace_if(&path, &bytes, &digest))
+                .await;
+        }
+        let opts = PutOptions {
+            mode: PutMode::Update(UpdateVersion {
+                e_tag: expected.e_tag.clone(),
+                version: expected.version.clone(),
+            }),
+            ..PutOptions::default()
+        };
+        match self
+            .inner
+            .put_opts(&Path::from(key), PutPayload::from(bytes), opts)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(
+                object_store::Error::Precondition { .. } | object_store::Error::NotFound { .. },
+            ) => Ok(false),
+            Err(e) => Err(self.backend(e)),
+        }
+    }
+
+    /// Whether [`Store::delete_if`] works here. `object_store` 0.14 sends
+    /// no If-Match with an S3 DELETE, so only a local directory deletes
+    /// conditionally; on S3, replace the object with one that says it is
+    /// gone ([`Store::replace_if`]), which is atomic.
+    pub fn deletes_conditionally(&self) -> bool {
+        self.local.is_some()
+    }
+
+    /// Removes `key` only if it is still at `expected`. `Ok(false)`: it
+    /// changed or is gone, and nothing was removed. A local directory only
+    /// (see [`Store::deletes_conditionally`]); elsewhere an error, never an
+    /// unconditional delete.
+    pub async fn delete_if(&self, key: &str, expected: &Version) -> Result<bool, StoreError> {
+        let Some(path) = self.local_path(key) else {
+            return Err(StoreError::Unsupported {
+                url: self.url.clone(),
+                what: "a conditional delete (object_store sends no If-Match with an S3 DELETE)",
+            });
+        };
+        let digest = expected.e_tag.clone().unwrap_or_default();
+        self.blocking(move || local_cas::delete_if(&path, &digest))
+            .await
+    }
+
+    /// Runs file work on a blocking thread.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let io = |source: std::io::Error| StoreError::Io {
+            url: self.url.clone(),
+            source,
+        };
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| io(std::io::Error::other(e)))?
+            .map_err(io)
     }
 
     /// Removes `key`; gone already is fine.

@@ -10,6 +10,7 @@ mod hdr_reference;
 mod lab;
 mod lab_change;
 mod lab_loop;
+mod lease;
 mod paths;
 mod store;
 mod util;

@@ -10,8 +10,10 @@ mod conflicts;
 mod emulator;
 mod flows;
 mod iam;
+mod lease;
 mod route53_retry;
 mod routing;
+mod store_endpoint;
 mod timeouts;
 mod trust;
 
