@@ -64,19 +64,26 @@ pub enum ExecuteError {
     },
 }
 
-/// Runs `p` as `action` against `control`, auditing in `store`. `confirm`
-/// is asked (with the plan shown) only when it is about to apply; `out`
-/// gets what a person reads.
+/// The person (or pipeline) in front of a change: shown the plan, asked
+/// to confirm it.
+pub struct Operator<'a> {
+    /// Asked only when the change is about to be applied.
+    pub confirm: &'a mut (dyn FnMut(&ChangePlan) -> bool + Send),
+    /// Gets the plan as a person reads it.
+    pub out: &'a mut (dyn std::io::Write + Send),
+}
+
+/// Runs `p` as `action` against `control`, auditing in `store`.
 pub async fn execute(
     control: &dyn RoutingControl,
     store: &Store,
     p: ChangePlan,
     action: Action,
     opts: &Options,
-    confirm: &mut (dyn FnMut(&ChangePlan) -> bool + Send),
-    out: &mut (dyn std::io::Write + Send),
+    operator: Operator<'_>,
     now: DateTime<Utc>,
 ) -> Result<Report, ExecuteError> {
+    let Operator { confirm, out } = operator;
     match audit::upload_pending(store, &opts.fallback).await {
         Ok(keys) if !keys.is_empty() => {
             tracing::info!(

@@ -418,8 +418,10 @@ async fn run_change(
         p,
         action,
         &opts,
-        &mut confirm,
-        &mut text,
+        execute::Operator {
+            confirm: &mut confirm,
+            out: &mut text,
+        },
         Utc::now(),
     )
     .await?;

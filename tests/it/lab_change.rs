@@ -89,8 +89,10 @@ impl Setup {
             p,
             action,
             opts,
-            &mut |_| true,
-            &mut sink,
+            execute::Operator {
+                confirm: &mut |_| true,
+                out: &mut sink,
+            },
             Utc::now(),
         )
         .await
@@ -194,8 +196,10 @@ async fn lab_regression_every_outcome_is_audited() {
         p.clone(),
         Action::Apply,
         &s.opts,
-        &mut |_| false,
-        &mut sink,
+        execute::Operator {
+            confirm: &mut |_| false,
+            out: &mut sink,
+        },
         Utc::now(),
     )
     .await
