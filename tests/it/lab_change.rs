@@ -293,3 +293,36 @@ async fn lab_regression_restore_undoes_only_that_drain() {
     );
     assert_eq!(now.dns["near-east"], BTreeMap::from([("west".into(), 255)]));
 }
+
+/// Issue 9, point 7: an audit record the store will not take is kept
+/// locally and uploaded by the next run against that store.
+#[tokio::test]
+async fn lab_regression_unwritable_audit_is_kept_and_uploaded() {
+    let s = setup().await;
+    let before = s.state().await;
+    let p = s.plan_to(&with_dial(&before, "west", 80.0)).await;
+    // `audit` a file, not a directory: the store cannot write under it.
+    let root = s._dir.path();
+    std::fs::write(root.join("audit"), b"in the way").unwrap();
+    let r = s.run(p, Action::Apply, &s.opts).await;
+    assert_eq!(r.outcome, Outcome::Applied);
+    assert!(
+        r.audit
+            .starts_with(&root.join("pending").display().to_string()),
+        "{}",
+        r.audit
+    );
+    assert_eq!(s.state().await.accelerator["west"], 80.0);
+    std::fs::remove_file(root.join("audit")).unwrap();
+    let next = s.plan_to(&with_dial(&s.state().await, "west", 70.0)).await;
+    s.run(next, Action::Apply, &s.opts).await;
+    let (records, _) = audit::list(&s.store).await.unwrap();
+    assert_eq!(records.len(), 2, "the kept record was uploaded first");
+    assert!(records.iter().any(|x| x.id == r.record.id));
+    assert!(
+        std::fs::read_dir(root.join("pending"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
+}

@@ -84,16 +84,7 @@ async fn regression_edited_plan_applies_nothing() {
     p["after"]["dns"]["country:US"] = json!({ r[0].as_str(): 1, r[1].as_str(): 254 });
     p["after"]["dns"]["country:JP"] = json!({ "sa-east-1": 255 });
     std::fs::write(&plan, serde_json::to_vec(&p).unwrap()).unwrap();
-    let err = o.fails(&[
-        "apply",
-        &plan,
-        "--aws",
-        &o.cfg(),
-        "--store",
-        &o.store,
-        "--apply",
-        "--yes",
-    ]);
+    let err = o.apply_fails(&plan);
     assert!(err.contains("does not match its plan_digest"), "{err}");
     assert!(err.contains("not what its `after` takes"), "{err}");
     assert_eq!(o.routing()["dns"], before["dns"], "nothing applied");
@@ -221,16 +212,7 @@ async fn regression_out_of_band_ttl_is_not_reverted() {
         .send()
         .await
         .unwrap();
-    let err = o.fails(&[
-        "apply",
-        &plan,
-        "--aws",
-        &o.cfg(),
-        "--store",
-        &o.store,
-        "--apply",
-        "--yes",
-    ]);
+    let err = o.apply_fails(&plan);
     assert!(err.contains("live routing changed since"), "{err}");
     let listed = r53
         .list_resource_record_sets()
@@ -433,15 +415,40 @@ async fn regression_share_guard_weighs_demand() {
         (p["moved_share"].as_f64().unwrap() - 0.57).abs() < 1e-9,
         "{p}"
     );
-    let err = o.fails(&[
-        "apply",
-        &plan,
-        "--aws",
-        &o.cfg(),
-        "--store",
-        &o.store,
-        "--apply",
-        "--yes",
-    ]);
+    let err = o.apply_fails(&plan);
     assert!(err.contains("moves 57.0% of traffic"), "{err}");
+}
+
+/// Point 7: a change that fails after Route 53 accepted its batch (the
+/// accelerator refuses every step) is rolled back, read back, audited with
+/// where AWS was left, and the lease is given back: the next apply is not
+/// told another geolat holds it.
+#[tokio::test]
+async fn regression_failed_apply_is_audited_and_releases_the_lease() {
+    let o = ops().await;
+    let r = world_regions();
+    let mut a = advice(&r[0], &[("DE", &r[1], 10.0)]);
+    a["accelerator"] = json!({ r[1].as_str(): {"traffic_dial": 50.0} });
+    let plan = o.plan("a", &a);
+    o.gw.control(
+        "POST",
+        "/_emulator/faults",
+        &json!({"match": "UpdateEndpointGroup", "error": "InternalFailure", "count": 10}),
+    );
+    let out = o.apply_output(&plan);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("apply failed (audit"), "{err}");
+    assert!(err.contains("the routing is as it was before"), "{err}");
+    assert_eq!(o.routing()["dns"], json!({}), "Route 53 rolled back");
+    let last = o.history().last().unwrap().clone();
+    let result = last["result"].as_str().unwrap();
+    assert!(result.starts_with("failed: "), "{result}");
+    assert!(
+        !o.dir.path().join("store/locks/routing.lease").exists(),
+        "the lease is given back"
+    );
+    let again = o.apply_output(&plan);
+    let said = String::from_utf8_lossy(&again.stderr);
+    assert!(!said.contains("holds the routing lease"), "{said}");
 }
