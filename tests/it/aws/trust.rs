@@ -41,17 +41,36 @@ impl Ops {
         p
     }
 
-    fn apply(&self, plan: &str) -> String {
-        self.ok(&[
+    fn apply_args(&self, plan: &str) -> Vec<String> {
+        let cfg = self.cfg();
+        [
             "apply",
             plan,
             "--aws",
-            &self.cfg(),
+            &cfg,
             "--store",
             &self.store,
             "--apply",
             "--yes",
-        ])
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    }
+
+    fn apply(&self, plan: &str) -> String {
+        let args = self.apply_args(plan);
+        self.ok(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
+    /// `apply --apply --yes` of `plan`, which must fail; its one line.
+    fn apply_fails(&self, plan: &str) -> String {
+        let args = self.apply_args(plan);
+        self.fails(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
+    fn apply_output(&self, plan: &str) -> std::process::Output {
+        let args = self.apply_args(plan);
+        self.geolat(&args.iter().map(String::as_str).collect::<Vec<_>>())
     }
 
     fn history(&self) -> Vec<Value> {
