@@ -236,6 +236,9 @@ pub async fn list(store: &Store) -> Result<(Vec<AuditRecord>, Vec<String>), Audi
             }
         }
     }
+    // Keys order by the millisecond; records made within one are ordered
+    // by their full time.
+    records.sort_by_key(|r| r.at);
     Ok((records, unreadable))
 }
 
