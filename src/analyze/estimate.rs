@@ -12,6 +12,11 @@ pub const MIN_SAMPLES: u64 = 20;
 /// A cell whose p50 interval is wider than this fraction of the p50 is
 /// `insufficient` too: it cannot tell regions apart.
 pub const MAX_RELATIVE_CI_WIDTH: f64 = 0.5;
+/// ... unless the interval is narrower than this in absolute terms: for a
+/// sub-millisecond cell (loopback, the lab) a 50% interval is a few hundred
+/// microseconds, finer than any difference between regions, and a busy
+/// machine's scheduling noise alone makes it wider than half the p50.
+pub const CI_WIDTH_FLOOR_US: u64 = 1_000;
 
 /// One percentile: the value HdrHistogram reports, and the interval.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -82,7 +87,7 @@ pub fn insufficient(samples: u64, p50: Option<&Estimate>) -> Option<String> {
         return Some("p50 interval is open".into());
     };
     let width = (hi - lo) as f64 / (p50.value_us.max(1)) as f64;
-    (width > MAX_RELATIVE_CI_WIDTH).then(|| {
+    (width > MAX_RELATIVE_CI_WIDTH && hi - lo > CI_WIDTH_FLOOR_US).then(|| {
         format!(
             "p50 interval {:.0}% of p50 (wider than {:.0}%)",
             width * 100.0,
@@ -122,5 +127,24 @@ mod tests {
         let p = Percentiles::of(&h).unwrap();
         let why = insufficient(30, Some(&p.p50)).unwrap();
         assert!(why.contains("p50 interval"), "{why}");
+    }
+
+    /// Regression (issue 10, item 13): a sub-millisecond cell whose
+    /// interval is relatively wide but under a millisecond is sufficient.
+    #[test]
+    fn regression_sub_millisecond_cells_have_an_absolute_floor() {
+        let mut h = SparseHistogram::default();
+        for v in 0..40u64 {
+            h.record_n(50 + 25 * v, 1);
+        }
+        let p = Percentiles::of(&h).unwrap();
+        let (lo, hi) = (p.p50.ci_low_us.unwrap(), p.p50.ci_high_us.unwrap());
+        assert!(
+            (hi - lo) as f64 > MAX_RELATIVE_CI_WIDTH * p.p50.value_us as f64,
+            "{lo}..{hi} around {}",
+            p.p50.value_us
+        );
+        assert!(hi - lo < CI_WIDTH_FLOOR_US);
+        assert_eq!(insufficient(40, Some(&p.p50)), None);
     }
 }

@@ -35,4 +35,4 @@ pub mod world;
 
 pub use report::{Analysis, FORMAT, Scope};
 pub use source::{AnalyzeError, analyze};
-pub use world::{ToWorldError, to_world};
+pub use world::{Strictness, ToWorldError, to_world, to_world_as};

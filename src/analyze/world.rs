@@ -46,6 +46,17 @@ pub enum ToWorldError {
     PartialRouting { count: usize, geos: String },
 }
 
+/// How well a cell must be measured to enter the world.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strictness {
+    /// Only sufficient cells (enough samples, a narrow p50 interval).
+    Strict,
+    /// Also cells with enough samples whose interval is too wide to state
+    /// as fact: for a result on a machine too busy to measure well, with
+    /// every such cell named.
+    Indicative,
+}
+
 /// Builds a world from `topology` and the matrix's direct cells at `phase`.
 pub fn to_world(
     matrix: &Matrix,
@@ -53,12 +64,34 @@ pub fn to_world(
     phase: Phase,
     provenance: Vec<String>,
 ) -> Result<World, ToWorldError> {
+    to_world_as(matrix, topology, phase, provenance, Strictness::Strict).map(|(w, _)| w)
+}
+
+/// [`to_world`] at a chosen strictness; also the cells taken though
+/// their interval is too wide (`geo -> region (why)`), only ever with
+/// [`Strictness::Indicative`].
+pub fn to_world_as(
+    matrix: &Matrix,
+    topology: &Topology,
+    phase: Phase,
+    provenance: Vec<String>,
+    strictness: Strictness,
+) -> Result<(World, Vec<String>), ToWorldError> {
     let mut latency: BTreeMap<String, BTreeMap<String, Latency>> = BTreeMap::new();
     let mut missing = Vec::new();
+    let mut wide = Vec::new();
     for g in &topology.geos {
         for r in &topology.regions {
             match matrix.cell(&g.id, PathKind::Direct, &r.id, phase) {
-                Some(c) if c.sufficient() => {
+                Some(c)
+                    if c.sufficient()
+                        || (strictness == Strictness::Indicative
+                            && c.percentiles.is_some()
+                            && c.samples >= super::estimate::MIN_SAMPLES) =>
+                {
+                    if let Some(why) = &c.insufficient {
+                        wide.push(format!("{} -> {} ({why})", g.id, r.id));
+                    }
                     if let Some(l) = latency_ms(c) {
                         latency
                             .entry(g.id.clone())
@@ -84,7 +117,10 @@ pub fn to_world(
         });
     }
     let routing = routing(matrix, topology)?;
-    Ok(topology.clone().into_world(latency, routing, provenance))
+    Ok((
+        topology.clone().into_world(latency, routing, provenance),
+        wide,
+    ))
 }
 
 fn latency_ms(c: &Cell) -> Option<Latency> {

@@ -199,6 +199,11 @@ async fn run_loop(args: &LabArgs) -> anyhow::Result<()> {
         }
     };
     let store = Store::open(&url)?;
+    // The round after the plan goes to its own store: the main one then
+    // holds only windows measured under one routing, which
+    // `advise --store URL --topology T` takes as they are.
+    let after_url = format!("{}/{AFTER_PLAN}", url.trim_end_matches('/'));
+    let after_store = Store::open(&after_url)?;
     println!(
         "geolat lab: world `{}` ({} geos, {} regions), {} samples per geo and target per round{}",
         world.name,
@@ -215,10 +220,20 @@ async fn run_loop(args: &LabArgs) -> anyhow::Result<()> {
         "round 1: every geo probes every region directly, through DNS (routed geo-nearest on the map) and through the accelerator..."
     );
     let stop = super::stop_on_signal();
-    let report = closed_loop::run(world, &opts, &store, &stop).await?;
+    let report = closed_loop::run(world, &opts, &store, &after_store, &stop).await?;
     render(&report, &mut std::io::stdout())?;
+    if args.store.is_some() {
+        println!(
+            "windows before the plan: {url} (advise on them: geolat advise --store {url} --since 1h --topology {BUILTIN_TOPOLOGY}); after it: {after_url}"
+        );
+    }
     Ok(())
 }
+
+/// Where, under the lab's store, the round after the plan is kept.
+const AFTER_PLAN: &str = "after-plan";
+/// The built-in world's topology, shipped beside it.
+const BUILTIN_TOPOLOGY: &str = "src/world/aws-edges.topology.json";
 
 fn regions_text(split: &BTreeMap<String, f64>) -> String {
     if split.is_empty() {
@@ -240,6 +255,12 @@ fn regions_text(split: &BTreeMap<String, f64>) -> String {
 
 fn render(r: &LoopReport, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     let ms = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "n/a".into());
+    if let Some(busy) = &r.busy {
+        writeln!(
+            out,
+            "note: this machine was too busy for these figures to mean much ({busy}); run again when it is quieter"
+        )?;
+    }
     writeln!(
         out,
         "analyzed {} windows, advised, applied the plan to the lab's DNS and accelerator, probed again.",

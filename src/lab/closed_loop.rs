@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::world::{WorldLab, WorldLabError, geo_nearest_routing};
 use crate::advise::{self, Endpoints, Options, Plan, QueueModel, unload::unload};
-use crate::analyze::{self, Analysis, Scope};
+use crate::analyze::{self, Analysis, Scope, Strictness};
 use crate::probe::record::Phase;
 use crate::routing::RoutingState;
 use crate::store::Store;
@@ -87,6 +87,14 @@ pub struct LoopReport {
     pub before_ms: f64,
     pub after_ms: f64,
     pub seconds: f64,
+    /// The machine's own noise: how late a 1 ms timer fires (p90, ms),
+    /// measured before probing.
+    pub noise_floor_ms: f64,
+    /// Probe rounds taken before advising.
+    pub rounds: usize,
+    /// Set when the machine was too busy for the figures to mean much:
+    /// what was taken though not measured well enough.
+    pub busy: Option<String>,
 }
 
 /// The topology of a world: everything but the latency.
@@ -114,8 +122,27 @@ pub fn topology_of(world: &World) -> Topology {
 }
 
 /// Most probe rounds taken to measure every geo x region pair well
-/// enough before advising (a busy machine widens intervals).
+/// enough before advising (a busy machine widens intervals); each spreads
+/// its attempts over twice as long as the one before, with half as many
+/// at once. After the last, the loop advises on what it has and says so.
 const MAX_ROUNDS: usize = 3;
+
+/// A 1 ms timer firing later than this (p90) means the machine is busy:
+/// its scheduling noise is then of the order of the lab's differences.
+const BUSY_FLOOR_MS: f64 = 2.0;
+
+/// How late a 1 ms sleep wakes up (p90 over 50, ms): the machine's own
+/// noise floor, which every lab measurement carries.
+async fn noise_floor_ms() -> f64 {
+    let mut late: Vec<f64> = Vec::with_capacity(50);
+    for _ in 0..50 {
+        let start = Instant::now();
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        late.push((start.elapsed().as_secs_f64() * 1000.0 - 1.0).max(0.0));
+    }
+    late.sort_by(f64::total_cmp);
+    late[late.len() * 9 / 10]
+}
 
 /// Runs one probe round from every geo into `store` and analyzes every
 /// window since `since` (earlier rounds of the same phase included).
@@ -124,9 +151,10 @@ async fn round(
     store: &Store,
     opts: &LoopOptions,
     since: chrono::DateTime<Utc>,
+    slowdown: u32,
     stop: &CancellationToken,
 ) -> Result<Analysis, LoopError> {
-    let windows = lab.probe_round(opts.samples, stop).await?;
+    let windows = lab.probe_round(opts.samples, slowdown, stop).await?;
     if stop.is_cancelled() {
         return Err(LoopError::Stopped);
     }
@@ -157,30 +185,49 @@ pub fn routing_of(plan: &Plan) -> RoutingState {
     }
 }
 
+/// Runs the loop: rounds under today's routing into `store`, the round
+/// after the plan into `after_store` (the same store is fine when nothing
+/// will read the windows again).
 pub async fn run(
     world: World,
     opts: &LoopOptions,
     store: &Store,
+    after_store: &Store,
     stop: &CancellationToken,
 ) -> Result<LoopReport, LoopError> {
     let started = Instant::now();
+    let noise_floor_ms = noise_floor_ms().await;
     let initial = geo_nearest_routing(&world);
     let topology = topology_of(&world);
     let lab = WorldLab::start(world, &opts.degrade, opts.advise.queue, &initial).await?;
     let result = async {
         // Probe until every geo x region pair is measured well enough to
-        // advise on (analysis refuses to state thin cells as fact).
+        // advise on (analysis refuses to state thin cells as fact), each
+        // round gentler than the last; then advise on what there is, and
+        // say what was not measured well.
         let since = Utc::now();
         let mut rounds = 0;
-        let (before, measured) = loop {
+        let (before, measured, wide) = loop {
             rounds += 1;
-            let before = round(&lab, store, opts, since, stop).await?;
+            let slowdown = 1 << (rounds - 1);
+            let before = round(&lab, store, opts, since, slowdown, stop).await?;
             let provenance = vec![format!(
                 "geolat lab, {rounds} probe round(s) to {}",
                 before.generated_at.to_rfc3339()
             )];
-            match analyze::to_world(&before.matrix, &topology, opts.phase, provenance) {
-                Ok(w) => break (before, w),
+            let strictness = if rounds < MAX_ROUNDS {
+                Strictness::Strict
+            } else {
+                Strictness::Indicative
+            };
+            match analyze::to_world_as(
+                &before.matrix,
+                &topology,
+                opts.phase,
+                provenance,
+                strictness,
+            ) {
+                Ok((w, wide)) => break (before, w, wide),
                 Err(e) if rounds < MAX_ROUNDS => tracing::info!(%e, "measuring another round"),
                 Err(e) => return Err(e.into()),
             }
@@ -192,12 +239,27 @@ pub async fn run(
         let advice = advise::advise(&measured, &opts.advise, &Endpoints::default())?;
         let plan = advise::plan::build(&advice, "lab");
         lab.apply(&routing_of(&plan)).await?;
-        let after = round(&lab, store, opts, Utc::now(), stop).await?;
-        Ok::<_, LoopError>((before, plan, after))
+        // As gently as the last round before: the two compare like with like.
+        let slowdown = 1 << (rounds - 1);
+        let after = round(&lab, after_store, opts, Utc::now(), slowdown, stop).await?;
+        Ok::<_, LoopError>((before, plan, after, rounds, wide))
     }
     .await;
     lab.shutdown().await;
-    let (before, plan, after) = result?;
+    let (before, plan, after, rounds, wide) = result?;
+    let busy = (!wide.is_empty() || noise_floor_ms > BUSY_FLOOR_MS).then(|| {
+        let mut why = format!(
+            "a 1 ms timer fired {noise_floor_ms:.1} ms late (p90) on this machine"
+        );
+        if !wide.is_empty() {
+            why.push_str(&format!(
+                "; after {rounds} rounds {} pair(s) were still too spread to state as fact and were taken anyway: {}",
+                wide.len(),
+                wide.iter().take(4).cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        why
+    });
     let (geos, before_ms, after_ms) = compare(&topology, &before, &after);
     Ok(LoopReport {
         geos,
@@ -207,6 +269,9 @@ pub async fn run(
         before_ms,
         after_ms,
         seconds: started.elapsed().as_secs_f64(),
+        noise_floor_ms,
+        rounds,
+        busy,
     })
 }
 

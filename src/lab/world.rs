@@ -328,20 +328,25 @@ impl WorldLab {
 
     /// One probe round: every geo probes every target `samples` times, all
     /// geos at once. Returns one window per geo.
+    /// One probe round from every geo. `slowdown` (1, 2, 4, ...) spreads
+    /// the round's starts over that many times longer with that many times
+    /// fewer attempts at once: what a busy machine needs.
     pub async fn probe_round(
         &self,
         samples: u32,
+        slowdown: u32,
         stop: &CancellationToken,
     ) -> Result<Vec<Window>, WorldLabError> {
         let targets = self.targets();
+        let slowdown = slowdown.max(1);
         // Every attempt may be in flight at once, so a round lasts about one
         // attempt rather than `samples` of them back to back; starts are
         // spread over a few seconds so handshakes do not all compete for
         // the CPU in the same instant (which would show up as latency).
         let spec = WindowSpec {
             samples,
-            duration: Some(ROUND_SPREAD),
-            concurrency: targets.len() * samples as usize,
+            duration: Some(ROUND_SPREAD * slowdown),
+            concurrency: (targets.len() * samples as usize / slowdown as usize).max(1),
         };
         let mut probers = Vec::with_capacity(self.world.geos.len());
         for g in &self.world.geos {

@@ -27,11 +27,11 @@ mod world;
 const NEAR: &str = "eu-west-2";
 const FAR: &str = "us-east-1";
 /// Target indices of [`targets`].
-const DIRECT_NEAR: usize = 0;
-const DIRECT_FAR: usize = 1;
-const ROUTE53: usize = 2;
+pub(super) const DIRECT_NEAR: usize = 0;
+pub(super) const DIRECT_FAR: usize = 1;
+pub(super) const ROUTE53: usize = 2;
 
-fn t(s: &str) -> DateTime<Utc> {
+pub(super) fn t(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
 
@@ -51,7 +51,7 @@ fn targets() -> Vec<Target> {
 }
 
 /// A successful attempt taking `us` in every phase after DNS.
-fn ok(us: u64, served_by: &str) -> Attempt {
+pub(super) fn ok(us: u64, served_by: &str) -> Attempt {
     let d = Duration::from_micros(us);
     Attempt {
         dns: Some(Duration::from_micros(500)),
@@ -74,7 +74,7 @@ fn failed() -> Attempt {
 }
 
 /// A one-minute window of `geo`'s probe from `start`.
-fn window(geo: &str, start: DateTime<Utc>, attempts: &[(usize, Attempt)]) -> Window {
+pub(super) fn window(geo: &str, start: DateTime<Utc>, attempts: &[(usize, Attempt)]) -> Window {
     let identity = ProbeIdentity {
         id: format!("probe-{geo}"),
         location: "edge".into(),
@@ -95,13 +95,13 @@ fn window(geo: &str, start: DateTime<Utc>, attempts: &[(usize, Attempt)]) -> Win
     b.finish(start + chrono::Duration::seconds(55)).unwrap()
 }
 
-struct TestStore {
+pub(super) struct TestStore {
     dir: TempDir,
     store: Store,
 }
 
 impl TestStore {
-    fn new() -> TestStore {
+    pub(super) fn new() -> TestStore {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path().to_str().unwrap()).unwrap();
         TestStore { dir, store }

@@ -67,7 +67,7 @@ async fn applied_routing_changes_what_the_next_round_measures() {
         .await
         .unwrap();
     let stop = CancellationToken::new();
-    let before = lab.probe_round(4, &stop).await.unwrap();
+    let before = lab.probe_round(4, 1, &stop).await.unwrap();
     assert!(
         before.iter().all(|w| w.errors.is_empty()),
         "{:?}",
@@ -100,7 +100,7 @@ async fn applied_routing_changes_what_the_next_round_measures() {
     desired.accelerator.insert("west".into(), 0.0);
     lab.routing.apply(&desired).await.unwrap();
     assert_eq!(lab.routing.read().await.unwrap(), desired);
-    let after = lab.probe_round(4, &stop).await.unwrap();
+    let after = lab.probe_round(4, 1, &stop).await.unwrap();
     assert_eq!(
         served(&after, "near-west", "route53"),
         BTreeMap::from([("east".into(), 2), ("west".into(), 2)])

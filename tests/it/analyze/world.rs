@@ -71,3 +71,41 @@ async fn routing_to_a_region_outside_the_topology_is_an_error() {
         "{err}"
     );
 }
+
+/// Issue 10, item 13: on a machine too busy to measure well, a cell with
+/// enough samples but an interval too wide to state as fact keeps a strict
+/// world from being built; an indicative one takes it and names it.
+#[tokio::test]
+async fn regression_a_busy_machine_still_gets_an_indicative_world() {
+    use geolat::analyze::{Strictness, to_world_as};
+    let s = super::TestStore::new();
+    let mut attempts = Vec::new();
+    for i in 0..40u64 {
+        attempts.push((super::DIRECT_NEAR, super::ok(10_000 + i * 20, NEAR)));
+        // Scheduling noise: 2 ms to 80 ms for the same path.
+        attempts.push((super::DIRECT_FAR, super::ok(2_000 + i * i * 50, FAR)));
+        attempts.push((super::ROUTE53, super::ok(75_000, FAR)));
+    }
+    s.put(&super::window(
+        "GB-London",
+        super::t("2026-11-29T21:00:00Z"),
+        &attempts,
+    ))
+    .await;
+    let a = s
+        .analyze("2026-11-29T21:00:00Z", "2026-11-29T22:00:00Z", Phase::Warm)
+        .await;
+    let t = topology(&["GB-London"]);
+    let err = to_world(&a.matrix, &t, Phase::Warm, vec![])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("p50 interval"), "{err}");
+    let (world, wide) =
+        to_world_as(&a.matrix, &t, Phase::Warm, vec![], Strictness::Indicative).unwrap();
+    world.validate("indicative").unwrap();
+    assert_eq!(wide.len(), 1, "{wide:?}");
+    assert!(
+        wide[0].starts_with(&format!("GB-London -> {FAR} (p50 interval")),
+        "{wide:?}"
+    );
+}
