@@ -116,28 +116,39 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
 }
 
 /// Fires on Ctrl-C or SIGTERM (what Kubernetes sends a CronJob pod), so a
-/// run can stop starting work and still save what it measured.
+/// run can stop starting work and still save what it measured. A second
+/// signal exits at once (status 130).
 pub fn stop_on_signal() -> tokio_util::sync::CancellationToken {
     let token = tokio_util::sync::CancellationToken::new();
     let t = token.clone();
     tokio::spawn(async move {
-        let ctrl_c = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        {
-            let term = async {
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(mut s) => {
-                        s.recv().await;
-                    }
-                    Err(_) => std::future::pending::<()>().await,
-                }
-            };
-            tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-        }
-        #[cfg(not(unix))]
-        let _ = ctrl_c.await;
-        tracing::warn!("stopping: finishing attempts in flight and saving what was measured");
+        signal().await;
+        tracing::warn!(
+            "stopping: finishing attempts in flight and saving what was measured (a second signal exits at once)"
+        );
         t.cancel();
+        signal().await;
+        eprintln!("error: stopped by a second signal; nothing more was saved");
+        std::process::exit(130);
     });
     token
+}
+
+/// The next Ctrl-C or SIGTERM.
+async fn signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
 }

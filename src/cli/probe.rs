@@ -40,8 +40,9 @@ pub struct ProbeArgs {
     /// One-shot: number of samples (each on a fresh connection).
     #[arg(short = 'n', long, default_value_t = 10, conflicts_with = "config")]
     pub samples: u32,
-    /// One-shot: warm requests per sample on the kept-alive connection.
-    #[arg(long, default_value_t = 1, conflicts_with = "config")]
+    /// One-shot: warm requests per sample on the kept-alive connection (0..=1000).
+    #[arg(long, default_value_t = 1, conflicts_with = "config",
+          value_parser = clap::value_parser!(u32).range(0..=1000))]
     pub warm: u32,
     /// One-shot: trust this CA bundle (PEM) instead of the system roots.
     #[arg(long, value_name = "FILE", conflicts_with = "config")]
@@ -75,8 +76,13 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "IP", conflicts_with = "config")]
     pub source: Option<IpAddr>,
     /// One-shot: samples in flight at once (1 measures without self-interference).
-    #[arg(long, default_value_t = 1, conflicts_with = "config")]
+    #[arg(long, default_value_t = 1, conflicts_with = "config",
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub concurrency: u32,
+    /// After SIGTERM or Ctrl-C, how long attempts in flight may finish
+    /// before the window is saved without them (a second signal exits at once).
+    #[arg(long, default_value = "10s", value_name = "DURATION")]
+    pub shutdown_grace: String,
     /// One-shot: print the result as JSON (schemas/probe-oneshot.schema.json).
     /// Either way the exit status is 1 when every sample failed.
     #[arg(long, conflicts_with = "config")]
@@ -211,6 +217,7 @@ async fn oneshot(args: &ProbeArgs, url: &str) -> anyhow::Result<()> {
         &mut builder,
         &Bar(bar.clone()),
         &stop,
+        grace(args)?,
     )
     .await;
     bar.finish_and_clear();
@@ -247,8 +254,26 @@ async fn oneshot(args: &ProbeArgs, url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--shutdown-grace`, at most 25 s: Kubernetes kills a pod 30 s after
+/// SIGTERM by default, and the window must be stored before that.
+fn grace(args: &ProbeArgs) -> anyhow::Result<std::time::Duration> {
+    let g = config::parse_duration(&args.shutdown_grace)
+        .map_err(|p| anyhow::anyhow!("--shutdown-grace: {p}"))?;
+    if g > MAX_GRACE {
+        bail!(
+            "--shutdown-grace {}: at most {}s (Kubernetes stops a pod 30 s after SIGTERM)",
+            args.shutdown_grace,
+            MAX_GRACE.as_secs()
+        );
+    }
+    Ok(g)
+}
+
+const MAX_GRACE: std::time::Duration = std::time::Duration::from_secs(25);
+
 async fn configured(args: &ProbeArgs, file: &std::path::Path) -> anyhow::Result<()> {
     let cfg = ProbeConfig::load(file)?;
+    let grace = grace(args)?;
     let store = match (&args.store, args.print || args.cloudwatch.cloudwatch) {
         (Some(url), _) => Some(Store::open(url)?),
         (None, true) => None,
@@ -269,7 +294,16 @@ async fn configured(args: &ProbeArgs, file: &std::path::Path) -> anyhow::Result<
         start,
     );
     tracing::info!(config = %file.display(), targets = cfg.targets.len(), samples = cfg.window.samples, "window started");
-    runner::run(&prober, &cfg.targets, cfg.window, &mut builder, &(), &stop).await;
+    runner::run(
+        &prober,
+        &cfg.targets,
+        cfg.window,
+        &mut builder,
+        &(),
+        &stop,
+        grace,
+    )
+    .await;
     let mut window = builder
         .finish(Utc::now())
         .context("cannot encode the window")?;

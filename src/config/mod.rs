@@ -296,7 +296,20 @@ impl Validator<'_> {
                 .window
                 .duration
                 .as_deref()
-                .map(|d| self.duration("window.duration", d))
+                .map(|d| {
+                    let d = self.duration("window.duration", d)?;
+                    if d > MAX_WINDOW {
+                        return Err(self.err(
+                            "window.duration",
+                            format!(
+                                "{} is longer than a window may be ({}): run shorter windows more often",
+                                humantime::format_duration(d),
+                                humantime::format_duration(MAX_WINDOW)
+                            ),
+                        ));
+                    }
+                    Ok(d)
+                })
                 .transpose()?,
             concurrency: self.positive_u32("window.concurrency", raw.window.concurrency, 32)?
                 as usize,
@@ -612,6 +625,10 @@ impl Validator<'_> {
         s.map(|s| self.duration(field, s)).unwrap_or(Ok(default))
     }
 }
+
+/// The longest window: a probe stores nothing until its window ends, so a
+/// longer one only risks more measurements to a lost pod.
+pub const MAX_WINDOW: Duration = Duration::from_secs(6 * 3600);
 
 /// A positive duration such as `250ms`, `2s`, `1m`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {

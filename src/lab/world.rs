@@ -30,6 +30,8 @@ use crate::world::World;
 
 /// Over how long a probe round spreads the starts of its attempts.
 pub const ROUND_SPREAD: Duration = Duration::from_secs(3);
+/// How long attempts in flight may finish after Ctrl-C.
+const STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// The accelerator's entry address (GA's static anycast addresses).
 pub const ACCELERATOR_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 4, 1));
@@ -356,7 +358,7 @@ impl WorldLab {
             let targets = &targets;
             async move {
                 let mut b = WindowBuilder::new(self.identity(g), "lab".into(), targets, Utc::now());
-                runner::run(prober, targets, spec, &mut b, &(), stop).await;
+                runner::run(prober, targets, spec, &mut b, &(), stop, STOP_GRACE).await;
                 b.finish(Utc::now())
             }
         });

@@ -1,6 +1,7 @@
 //! A probe run: every target sampled `samples` times, spread evenly over the
 //! window's duration (or as fast as allowed), with at most `concurrency`
-//! attempts in flight, folded into a [`WindowBuilder`] as they finish.
+//! attempts in flight, folded into a [`WindowBuilder`] as they finish, and
+//! stopped promptly on a signal.
 
 use std::time::Duration;
 
@@ -34,9 +35,11 @@ pub fn offset(job: u64, total: u64, duration: Option<Duration>) -> Duration {
     }
 }
 
-/// Runs the window. Stops starting attempts when `stop` fires, and returns
-/// once the attempts in flight have finished (each is bounded by its
-/// timeouts), so a stopped run still yields what it measured.
+/// Runs the window. When `stop` fires, no scheduled attempt starts (a wait
+/// for its start ends at once), attempts in flight get `grace` to finish
+/// and are abandoned after it, so a stopped run returns within `grace`
+/// with what it measured: a pod's window is saved inside Kubernetes'
+/// termination grace however sparse the window or slow the target.
 pub async fn run(
     prober: &Prober,
     targets: &[Target],
@@ -44,6 +47,7 @@ pub async fn run(
     builder: &mut WindowBuilder,
     progress: &dyn Progress,
     stop: &CancellationToken,
+    grace: Duration,
 ) {
     let n = targets.len() as u64;
     if n == 0 {
@@ -51,22 +55,42 @@ pub async fn run(
     }
     let total = n * u64::from(spec.samples);
     let start = Instant::now();
+    // Fires `grace` after `stop`: attempts still running then are dropped.
+    let give_up = CancellationToken::new();
+    let watchdog = {
+        let (stop, give_up) = (stop.clone(), give_up.clone());
+        tokio::spawn(async move {
+            stop.cancelled().await;
+            tokio::time::sleep(grace).await;
+            give_up.cancel();
+        })
+    };
     let jobs = futures::stream::iter(0..total)
         .take_until(stop.cancelled())
         .map(|job| {
             let (round, t) = (job / n, (job % n) as usize);
             let at = start + offset(job, total, spec.duration);
+            let (stop, give_up) = (stop.clone(), give_up.clone());
             async move {
-                tokio::time::sleep_until(at).await;
-                (t, prober.attempt(&targets[t], round).await)
+                tokio::select! {
+                    _ = tokio::time::sleep_until(at) => {}
+                    _ = stop.cancelled() => return None,
+                }
+                tokio::select! {
+                    a = prober.attempt(&targets[t], round) => Some((t, a)),
+                    _ = give_up.cancelled() => None,
+                }
             }
         })
         .buffer_unordered(spec.concurrency.max(1));
     futures::pin_mut!(jobs);
-    while let Some((t, attempt)) = jobs.next().await {
-        builder.record(t, &attempt);
-        progress.attempt_done();
+    while let Some(done) = jobs.next().await {
+        if let Some((t, attempt)) = done {
+            builder.record(t, &attempt);
+            progress.attempt_done();
+        }
     }
+    watchdog.abort();
 }
 
 #[cfg(test)]

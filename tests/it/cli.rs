@@ -376,3 +376,112 @@ async fn every_command_has_accurate_help() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--config"));
 }
+
+/// Issue 10's regressions in the probe's command line and shutdown.
+#[cfg(unix)]
+mod regression {
+    use std::time::Duration;
+
+    use geolat::store::Store;
+
+    use super::{lab_config, stderr, util};
+
+    fn kill(pid: u32, signal: &str) {
+        std::process::Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .unwrap();
+    }
+
+    /// Item 3: a sparse window (2 samples over 10 minutes) used to wait
+    /// out its scheduled starts after SIGTERM (47.7 s); it now stops at
+    /// once and stores what it measured, marked interrupted.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sigterm_stops_a_sparse_window_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (lab, cfg) = lab_config(dir.path(), 2, Some("10m")).await;
+        let store_url = format!("file://{}", dir.path().join("store").display());
+        let child = util::geolat_command(&[
+            "probe",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--store",
+            &store_url,
+            "--shutdown-grace",
+            "2s",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        kill(child.id().unwrap(), "-TERM");
+        // Bounded only so a regression fails instead of hanging the suite.
+        let o = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+            .await
+            .expect("exits promptly after SIGTERM")
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let store = Store::open(&store_url).unwrap();
+        let now = chrono::Utc::now();
+        let keys = store
+            .list_windows(
+                now - chrono::Duration::hours(1),
+                now + chrono::Duration::hours(1),
+            )
+            .await
+            .unwrap();
+        assert_eq!(keys.len(), 1);
+        let w = store.read_window(&keys[0]).await.unwrap().unwrap();
+        assert!(w.interrupted);
+        lab.shutdown(Duration::ZERO).await;
+    }
+
+    /// Item 3: a second signal exits at once, even while an attempt waits
+    /// on a target that never answers within the grace.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_second_signal_exits_at_once() {
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = silent.local_addr().unwrap().port();
+        let child = util::geolat_command(&[
+            "probe",
+            &format!("https://127.0.0.1:{port}/"),
+            "-n",
+            "1",
+            "--timeout",
+            "60s",
+            "--shutdown-grace",
+            "25s",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        let pid = child.id().unwrap();
+        kill(pid, "-TERM");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        kill(pid, "-TERM");
+        let o = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+            .await
+            .expect("a second signal exits at once")
+            .unwrap();
+        assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+        assert!(stderr(&o).contains("second signal"), "{}", stderr(&o));
+        drop(silent);
+    }
+
+    /// Item 3: unbounded or zero settings are refused by name.
+    #[tokio::test]
+    async fn unbounded_warm_and_zero_concurrency_are_refused() {
+        for (args, expect) in [
+            (vec!["--warm", "4294967295"], "--warm"),
+            (vec!["--concurrency", "0"], "--concurrency"),
+            (vec!["--shutdown-grace", "10m"], "--shutdown-grace"),
+        ] {
+            let mut all = vec!["probe", "https://127.0.0.1:9/"];
+            all.extend(args);
+            let o = util::geolat(&all).await;
+            assert!(!o.status.success());
+            assert!(stderr(&o).contains(expect), "{}", stderr(&o));
+        }
+    }
+}
