@@ -118,3 +118,47 @@ async fn pair(
     }
     Ok(entries)
 }
+
+#[cfg(test)]
+mod regression {
+    use super::*;
+    use crate::config::DnsProtocol;
+
+    /// Issue 10, item 3: the audit asked its pairs one after another, so a
+    /// silent name server cost every pair's timeouts in turn (18 s). Now
+    /// every pair's first query is out before any has timed out, and a stop
+    /// ends the audit without waiting for them.
+    #[tokio::test]
+    async fn a_silent_name_server_is_asked_for_every_subnet_at_once() {
+        let silent = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let cfg = EcsAudit {
+            name: "api.example.com".into(),
+            nameservers: vec![silent.local_addr().unwrap()],
+            protocol: DnsProtocol::Udp,
+            subnets: ["81.2.69.0/24", "1.2.3.0/24", "5.6.7.0/24"]
+                .iter()
+                .map(|s| s.parse().unwrap())
+                .collect(),
+            samples: 3,
+        };
+        let stop = CancellationToken::new();
+        let served_by = ServedBy::default();
+        let audit = audit(&cfg, &served_by, std::time::Duration::from_secs(600), &stop);
+        let listen = async {
+            let mut buf = [0u8; 512];
+            for _ in 0..cfg.subnets.len() {
+                silent.recv_from(&mut buf).await.unwrap();
+            }
+            // Every subnet asked while the first query still waits out its
+            // ten-minute timeout: they run at once. Stop now.
+            stop.cancel();
+        };
+        // Bounded only so that a regression fails instead of hanging.
+        let (entries, ()) = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+            tokio::join!(audit, listen)
+        })
+        .await
+        .expect("every subnet asked at once");
+        assert!(entries.unwrap().is_empty(), "stopped before any answer");
+    }
+}
