@@ -17,6 +17,7 @@ pub mod certs;
 pub mod closed_loop;
 pub mod dns;
 pub mod endpoint;
+pub mod routing;
 pub mod timer;
 pub mod world;
 

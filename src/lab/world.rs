@@ -22,7 +22,7 @@ use crate::config::{
     TlsSettings, WindowSpec,
 };
 use crate::probe::{Prober, SetupError, runner};
-use crate::routing::lab::LabRouting;
+use super::routing::LabRouting;
 use crate::routing::{RoutingControl, RoutingError, RoutingState};
 use crate::window::Window;
 use crate::window::builder::WindowBuilder;

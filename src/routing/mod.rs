@@ -1,9 +1,8 @@
 //! Routing control: reading today's routing from a control plane and
-//! applying a plan to it, behind one interface that the lab implements now
-//! and AWS (Route 53, Global Accelerator) implements later, so advice and
-//! apply work the same against both.
-
-pub mod lab;
+//! applying a plan to it, behind one interface that the lab
+//! ([`crate::lab::routing`]) and AWS ([`crate::aws::control`]) implement,
+//! so advice and apply work the same against both. This module keeps the
+//! interface and its vocabulary (states, bindings, changes) only.
 
 use std::collections::BTreeMap;
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 
 use ipnet::IpNet;
 
-use super::{
+use crate::routing::{
     Binding, Changes, DialChange, Live, Mechanisms, RecordChange, RoutingControl, RoutingError,
     RoutingState,
 };
