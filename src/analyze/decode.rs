@@ -276,14 +276,7 @@ mod tests {
     use crate::window::builder::WindowBuilder;
 
     fn window() -> crate::window::Window {
-        let identity = ProbeIdentity {
-            id: "p1".into(),
-            location: "edge".into(),
-            region: None,
-            geo: Geo::default(),
-            lat: None,
-            lon: None,
-        };
+        let identity = ProbeIdentity::edge("p1", Geo::default());
         let mut direct = Target::from_url("https://a.example/".parse().unwrap());
         direct.region = Some("eu-west-1".into());
         let mut routed = Target::from_url("https://b.example/".parse().unwrap());

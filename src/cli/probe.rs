@@ -151,19 +151,7 @@ fn oneshot_settings(args: &ProbeArgs) -> anyhow::Result<ProbeSettings> {
 
 /// Identity of a person's one-shot run: an edge probe of unknown geo.
 fn oneshot_identity() -> ProbeIdentity {
-    ProbeIdentity {
-        id: "oneshot".into(),
-        location: "edge".into(),
-        region: None,
-        geo: config::Geo {
-            id: None,
-            country: "ZZ".into(),
-            continent: "ZZ".into(),
-            city: None,
-        },
-        lat: None,
-        lon: None,
-    }
+    ProbeIdentity::edge("oneshot", config::Geo::of("ZZ", "ZZ"))
 }
 
 struct Bar(ProgressBar);

@@ -85,6 +85,41 @@ pub struct Geo {
     pub city: Option<String>,
 }
 
+impl Geo {
+    /// Users in `country` on `continent` (no geo id, no city).
+    pub fn of(country: &str, continent: &str) -> Geo {
+        Geo {
+            id: None,
+            country: country.to_owned(),
+            continent: continent.to_owned(),
+            city: None,
+        }
+    }
+
+    /// The same, standing for the world/topology geo `id`.
+    pub fn with_id(self, id: &str) -> Geo {
+        Geo {
+            id: Some(id.to_owned()),
+            ..self
+        }
+    }
+}
+
+impl ProbeIdentity {
+    /// An edge probe `id` standing for `geo`, without a region or
+    /// coordinates: what one-shot runs, the lab and test windows are.
+    pub fn edge(id: &str, geo: Geo) -> ProbeIdentity {
+        ProbeIdentity {
+            id: id.to_owned(),
+            location: "edge".into(),
+            region: None,
+            geo,
+            lat: None,
+            lon: None,
+        }
+    }
+}
+
 /// Per-phase timeouts: a stalled server costs at most the sum, never hangs a run.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Timeouts {

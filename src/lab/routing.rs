@@ -7,12 +7,12 @@ use std::sync::{Arc, RwLock};
 
 use ipnet::IpNet;
 
+use crate::lab::accelerator::LabAccelerator;
+use crate::lab::dns::{DnsTable, LabDns, NameRule, WeightedChoice};
 use crate::routing::{
     Binding, Changes, DialChange, Live, Mechanisms, RecordChange, RoutingControl, RoutingError,
     RoutingState,
 };
-use crate::lab::accelerator::LabAccelerator;
-use crate::lab::dns::{DnsTable, LabDns, NameRule, WeightedChoice};
 
 /// Routes the lab's service name per geo subnet, and its accelerator.
 pub struct LabRouting {

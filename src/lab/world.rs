@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::accelerator::{AcceleratorConfig, Group, LabAccelerator};
 use super::endpoint::Delays;
+use super::routing::LabRouting;
 use super::{Lab, LabError, LabSpec, RegionSpec, SERVICE_NAME, geo_ip, region_host};
 use crate::advise::QueueModel;
 use crate::advise::unload::loads_today;
@@ -22,7 +23,6 @@ use crate::config::{
     TlsSettings, WindowSpec,
 };
 use crate::probe::{Prober, SetupError, runner};
-use super::routing::LabRouting;
 use crate::routing::{RoutingControl, RoutingError, RoutingState};
 use crate::window::Window;
 use crate::window::builder::WindowBuilder;

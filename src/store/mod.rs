@@ -616,14 +616,7 @@ mod tests {
     }
 
     fn empty_window(probe: &str, start: &str) -> Window {
-        let identity = crate::config::ProbeIdentity {
-            id: probe.into(),
-            location: "edge".into(),
-            region: None,
-            geo: crate::config::Geo::default(),
-            lat: None,
-            lon: None,
-        };
+        let identity = crate::config::ProbeIdentity::edge(probe, crate::config::Geo::default());
         let start: DateTime<Utc> = start.parse().unwrap();
         crate::window::builder::WindowBuilder::new(identity, "sha256:ab".into(), &[], start)
             .finish(start)

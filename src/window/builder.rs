@@ -236,19 +236,7 @@ mod tests {
     use std::time::Duration;
 
     fn identity() -> ProbeIdentity {
-        ProbeIdentity {
-            id: "t".into(),
-            location: "edge".into(),
-            region: None,
-            geo: Geo {
-                id: None,
-                country: "DE".into(),
-                continent: "EU".into(),
-                city: None,
-            },
-            lat: None,
-            lon: None,
-        }
+        ProbeIdentity::edge("t", Geo::of("DE", "EU"))
     }
 
     #[test]

@@ -75,19 +75,7 @@ fn failed() -> Attempt {
 
 /// A one-minute window of `geo`'s probe from `start`.
 pub(super) fn window(geo: &str, start: DateTime<Utc>, attempts: &[(usize, Attempt)]) -> Window {
-    let identity = ProbeIdentity {
-        id: format!("probe-{geo}"),
-        location: "edge".into(),
-        region: None,
-        geo: Geo {
-            id: Some(geo.into()),
-            country: "GB".into(),
-            continent: "EU".into(),
-            city: None,
-        },
-        lat: None,
-        lon: None,
-    };
+    let identity = ProbeIdentity::edge(&format!("probe-{geo}"), Geo::of("GB", "EU").with_id(geo));
     let mut b = WindowBuilder::new(identity, "sha256:feedface".into(), &targets(), start);
     for (target, a) in attempts {
         b.record(*target, a);

@@ -41,19 +41,7 @@ fn splitmix(state: &mut u64) -> u64 {
 /// 5-205 ms: far more than 150 buckets), 30 through Route 53 and two
 /// failures; with the raw warm latencies to NEAR.
 fn window(start: DateTime<Utc>) -> (Window, Vec<u64>) {
-    let identity = ProbeIdentity {
-        id: "probe-london".into(),
-        location: "edge".into(),
-        region: None,
-        geo: Geo {
-            id: Some(GEO.into()),
-            country: "GB".into(),
-            continent: "EU".into(),
-            city: None,
-        },
-        lat: None,
-        lon: None,
-    };
+    let identity = ProbeIdentity::edge("probe-london", Geo::of("GB", "EU").with_id(GEO));
     let mut direct = Target::from_url("https://eu-west-2.api.example.com/".parse().unwrap());
     direct.id = "direct".into();
     direct.region = Some(NEAR.into());
