@@ -6,7 +6,8 @@
 //! (object storage) -> `analyze` (latency matrix) -> `world` -> `advise`
 //! (the plan) -> `apply` (change plans, guardrails, lease, audit) ->
 //! `routing` (the control-plane interface), implemented by `lab` and by
-//! `aws` (Route 53, Global Accelerator; CloudWatch for metrics). `lab`
+//! `aws` (Route 53, Global Accelerator). `publish` sends what was measured
+//! on to CloudWatch, after `analyze`. `lab`
 //! emulates regional endpoints, DNS and an accelerator on loopback for
 //! tests, benchmarks and demos; `cli` is the command line over all of it.
 
@@ -20,6 +21,7 @@ pub mod cli;
 pub mod config;
 pub mod lab;
 pub mod probe;
+pub mod publish;
 pub mod routing;
 pub mod store;
 pub mod telemetry;

@@ -33,6 +33,8 @@ pub mod table;
 pub mod v2;
 pub mod world;
 
+pub use hist::{SparseHistogram, index_of, value_range};
+pub use matrix::{Cell, ErrorScope, Matrix, Outcome};
 pub use report::{Analysis, FORMAT, Scope};
 pub use source::{AnalyzeError, analyze};
 pub use world::{Strictness, ToWorldError, to_world, to_world_as};

@@ -19,12 +19,11 @@
 //! - [`control`]: all of it behind [`crate::routing::RoutingControl`];
 //!   [`conflicts`]: records at geolat's names that it does not own and
 //!   Route 53 would not let stand beside its own (pure);
-//! - [`cloudwatch`]: latency distributions published as metrics; [`flows`]:
-//!   Global Accelerator's new flows, for drains; [`identity`]: the principal
-//!   acting, for audit records.
+//! - [`flows`]: Global Accelerator's new flows, for drains; [`identity`]:
+//!   the principal acting, for audit records. (Publishing latency to
+//!   CloudWatch is a stage of its own: [`crate::publish::cloudwatch`].)
 
 pub mod accelerator;
-pub mod cloudwatch;
 pub mod conflicts;
 pub mod control;
 pub mod flows;

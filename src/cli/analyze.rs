@@ -62,7 +62,7 @@ pub async fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
         );
     }
     if args.cloudwatch.cloudwatch
-        && let Err(problem) = crate::aws::cloudwatch::check_timestamp(until, now)
+        && let Err(problem) = crate::publish::cloudwatch::check_timestamp(until, now)
     {
         anyhow::bail!(
             "--until {}: {problem}; analyze a more recent range or drop --cloudwatch",

@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 
 use crate::analyze::matrix::Matrix;
-use crate::aws::{self, cloudwatch};
+use crate::aws;
+use crate::publish::cloudwatch;
 use crate::window::Window;
 
 #[derive(Debug, Args)]

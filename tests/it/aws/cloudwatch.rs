@@ -12,12 +12,12 @@ use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, Statistic};
 use chrono::{DateTime, Utc};
 use geolat::analyze::hist::{SparseHistogram, index_of, value_range};
 use geolat::analyze::matrix::Matrix;
-use geolat::aws::cloudwatch::{
-    self, ATTEMPTS, DEFAULT_NAMESPACE, ERRORS, LATENCY, LatencyKey, PUBLISHED,
-};
 use geolat::config::{Geo, PathKind, ProbeIdentity, Target};
 use geolat::lab::endpoint::Delays;
 use geolat::probe::record::{Attempt, ErrorClass, Failure, Phase};
+use geolat::publish::cloudwatch::{
+    self, ATTEMPTS, DEFAULT_NAMESPACE, ERRORS, LATENCY, LatencyKey, PUBLISHED,
+};
 use geolat::window::Window;
 use geolat::window::builder::WindowBuilder;
 use geolat::window::codec;

@@ -32,8 +32,7 @@ use aws_sdk_cloudwatch::primitives::DateTime as AwsDateTime;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use chrono::{DateTime, Duration, Utc};
 
-use crate::analyze::hist::{SparseHistogram, value_range};
-use crate::analyze::matrix::{Matrix, Outcome};
+use crate::analyze::{Matrix, Outcome, SparseHistogram, value_range};
 use crate::config::PathKind;
 use crate::probe::record::Phase;
 
@@ -292,7 +291,7 @@ pub async fn publish(
                 requests,
                 published,
                 data: total,
-                problem: super::describe(&e),
+                problem: crate::aws::describe(&e),
             })?;
         published += n;
     }
@@ -305,8 +304,7 @@ pub async fn publish(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyze::hist::index_of;
-    use crate::analyze::matrix::{Cell, ErrorScope};
+    use crate::analyze::{Cell, ErrorScope, index_of};
 
     pub(super) fn at() -> DateTime<Utc> {
         "2026-11-29T21:00:00Z".parse().unwrap()

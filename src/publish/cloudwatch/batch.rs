@@ -131,9 +131,9 @@ pub fn batches(data: Vec<MetricDatum>, namespace: &str) -> Vec<Vec<MetricDatum>>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyze::hist::SparseHistogram;
-    use crate::aws::cloudwatch::tests::{KEY, at, histogram};
-    use crate::aws::cloudwatch::{DEFAULT_NAMESPACE, LatencyKey, latency_data};
+    use crate::analyze::SparseHistogram;
+    use crate::publish::cloudwatch::tests::{KEY, at, histogram};
+    use crate::publish::cloudwatch::{DEFAULT_NAMESPACE, LatencyKey, latency_data};
 
     fn small_datum(i: usize) -> MetricDatum {
         let geo = format!("geo-{i}");
