@@ -17,10 +17,10 @@ use crate::config::{
     Timeouts, TlsSettings, WindowSpec,
 };
 use crate::probe::record::Phase;
-use crate::probe::{Prober, ecs, runner};
+use crate::probe::{Prober, ecs};
 use crate::store::Store;
 use crate::window::Window;
-use crate::window::builder::WindowBuilder;
+use crate::window::measure::{Measured, Run, measure};
 use crate::window::summary::{self, render_table};
 
 #[derive(Debug, Args)]
@@ -156,7 +156,7 @@ fn oneshot_identity() -> ProbeIdentity {
 
 struct Bar(ProgressBar);
 
-impl runner::Progress for Bar {
+impl crate::probe::runner::Progress for Bar {
     fn attempt_done(&self) {
         self.0.inc(1);
     }
@@ -195,24 +195,20 @@ async fn oneshot(args: &ProbeArgs, url: &str) -> anyhow::Result<()> {
         concurrency: args.concurrency.max(1) as usize,
     };
     let stop = super::stop_on_signal();
-    let start = Utc::now();
-    let mut builder = WindowBuilder::new(oneshot_identity(), "oneshot".into(), &targets, start);
     let bar = progress_bar(u64::from(args.samples));
-    runner::run(
-        &prober,
-        &targets,
+    let Measured { window, tls } = measure(Run {
+        prober: &prober,
+        targets: &targets,
         spec,
-        &mut builder,
-        &Bar(bar.clone()),
-        &stop,
-        grace(args)?,
-    )
-    .await;
+        identity: oneshot_identity(),
+        config_digest: "oneshot".into(),
+        progress: &Bar(bar.clone()),
+        stop: &stop,
+        grace: grace(args)?,
+    })
+    .await
+    .context("cannot encode the window")?;
     bar.finish_and_clear();
-    let tls = builder.tls_info().cloned();
-    let window = builder
-        .finish(Utc::now())
-        .context("cannot encode the window")?;
     let summary =
         summary::summarize(&window, url.as_str(), tls).context("cannot summarise the window")?;
     // Buffered: stdout is line-buffered, and pretty JSON is many lines.
@@ -274,27 +270,19 @@ async fn configured(args: &ProbeArgs, file: &std::path::Path) -> anyhow::Result<
     let prober = Prober::new(cfg.settings.clone())
         .with_context(|| format!("cannot set up the probe from {}", file.display()))?;
     let stop = super::stop_on_signal();
-    let start = Utc::now();
-    let mut builder = WindowBuilder::new(
-        cfg.identity.clone(),
-        cfg.digest.clone(),
-        &cfg.targets,
-        start,
-    );
     tracing::info!(config = %file.display(), targets = cfg.targets.len(), samples = cfg.window.samples, "window started");
-    runner::run(
-        &prober,
-        &cfg.targets,
-        cfg.window,
-        &mut builder,
-        &(),
-        &stop,
+    let Measured { mut window, .. } = measure(Run {
+        prober: &prober,
+        targets: &cfg.targets,
+        spec: cfg.window,
+        identity: cfg.identity.clone(),
+        config_digest: cfg.digest.clone(),
+        progress: &(),
+        stop: &stop,
         grace,
-    )
-    .await;
-    let mut window = builder
-        .finish(Utc::now())
-        .context("cannot encode the window")?;
+    })
+    .await
+    .context("cannot encode the window")?;
     if let Some(audit) = &cfg.ecs_audit {
         window.dns_audit = ecs::audit(
             audit,

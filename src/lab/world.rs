@@ -8,7 +8,6 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use ipnet::IpNet;
 use tokio_util::sync::CancellationToken;
 
@@ -22,10 +21,10 @@ use crate::config::{
     DnsSettings, Geo as ProbeGeo, PathKind, ProbeIdentity, ProbeSettings, ServedBy, Target,
     TlsSettings, WindowSpec,
 };
-use crate::probe::{Prober, SetupError, runner};
+use crate::probe::{Prober, SetupError};
 use crate::routing::{RoutingControl, RoutingError, RoutingState};
 use crate::window::Window;
-use crate::window::builder::WindowBuilder;
+use crate::window::measure::{Run, measure};
 use crate::world::World;
 
 /// Over how long a probe round spreads the starts of its attempts.
@@ -357,9 +356,17 @@ impl WorldLab {
         let runs = probers.iter().map(|(g, prober)| {
             let targets = &targets;
             async move {
-                let mut b = WindowBuilder::new(self.identity(g), "lab".into(), targets, Utc::now());
-                runner::run(prober, targets, spec, &mut b, &(), stop, STOP_GRACE).await;
-                b.finish(Utc::now())
+                let run = Run {
+                    prober,
+                    targets,
+                    spec,
+                    identity: self.identity(g),
+                    config_digest: "lab".into(),
+                    progress: &(),
+                    stop,
+                    grace: STOP_GRACE,
+                };
+                measure(run).await.map(|m| m.window)
             }
         });
         let windows = futures::future::join_all(runs).await;

@@ -1,7 +1,7 @@
 //! A probe run: every target sampled `samples` times, spread evenly over the
 //! window's duration (or as fast as allowed), with at most `concurrency`
-//! attempts in flight, folded into a [`WindowBuilder`] as they finish, and
-//! stopped promptly on a signal.
+//! attempts in flight, each handed to a [`Sink`] as it finishes (a window
+//! builder: see `window::measure`), and stopped promptly on a signal.
 
 use std::time::Duration;
 
@@ -10,8 +10,14 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::Prober;
+use super::record::Attempt;
 use crate::config::{Target, WindowSpec};
-use crate::window::builder::WindowBuilder;
+
+/// Where a run's attempts go, one by one as they finish (`target` is the
+/// index into the run's targets).
+pub trait Sink: Send {
+    fn attempt(&mut self, target: usize, attempt: &Attempt);
+}
 
 /// Progress of a run, reported after each attempt.
 pub trait Progress: Sync {
@@ -44,7 +50,7 @@ pub async fn run(
     prober: &Prober,
     targets: &[Target],
     spec: WindowSpec,
-    builder: &mut WindowBuilder,
+    sink: &mut dyn Sink,
     progress: &dyn Progress,
     stop: &CancellationToken,
     grace: Duration,
@@ -86,7 +92,7 @@ pub async fn run(
     futures::pin_mut!(jobs);
     while let Some(done) = jobs.next().await {
         if let Some((t, attempt)) = done {
-            builder.record(t, &attempt);
+            sink.attempt(t, &attempt);
             progress.attempt_done();
         }
     }

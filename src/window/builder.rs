@@ -228,6 +228,12 @@ impl WindowBuilder {
     }
 }
 
+impl crate::probe::runner::Sink for WindowBuilder {
+    fn attempt(&mut self, target: usize, attempt: &Attempt) {
+        self.record(target, attempt);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

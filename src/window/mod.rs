@@ -5,6 +5,7 @@
 
 pub mod builder;
 pub mod codec;
+pub mod measure;
 pub mod summary;
 
 use chrono::{DateTime, Utc};
