@@ -675,9 +675,9 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
             ));
         }
     };
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("`{s}` is not a size; write e.g. 16MiB, 512kB or a number of bytes"))?;
+    let n: u64 = digits.parse().map_err(|_| {
+        format!("`{s}` is not a size; write e.g. 16MiB, 512kB or a number of bytes")
+    })?;
     match n.checked_mul(unit_bytes) {
         Some(0) => Err(format!("`{s}` is zero; no response would ever fit")),
         Some(bytes) => Ok(bytes),
@@ -738,7 +738,11 @@ mod tests {
         assert!(parse_size("0MiB").unwrap_err().contains("zero"));
         assert!(parse_size("lots").unwrap_err().contains("not a size"));
         assert!(parse_size("1.5MiB").unwrap_err().contains("not a size"));
-        assert!(parse_size("99999999999GiB").unwrap_err().contains("too large"));
+        assert!(
+            parse_size("99999999999GiB")
+                .unwrap_err()
+                .contains("too large")
+        );
     }
 
     #[test]

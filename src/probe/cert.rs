@@ -114,8 +114,7 @@ fn verify_trusted_as_is(
 ) -> Result<(), rustls::Error> {
     let parsed = ParsedCertificate::try_from(cert)?;
     rustls::client::verify_server_name(&parsed, server_name)?;
-    let (not_before, not_after) =
-        validity(cert.as_ref()).ok_or(CertificateError::BadEncoding)?;
+    let (not_before, not_after) = validity(cert.as_ref()).ok_or(CertificateError::BadEncoding)?;
     let time = now.as_secs();
     let at = |secs: u64| UnixTime::since_unix_epoch(Duration::from_secs(secs));
     if time < not_before {
@@ -174,7 +173,9 @@ fn tlv(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
         }
         let (bytes, after) = rest.split_at(n);
         rest = after;
-        bytes.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b))
+        bytes
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b))
     };
     (rest.len() >= len).then(|| rest.split_at(len))
 }
@@ -209,7 +210,10 @@ fn time(input: &[u8]) -> Option<(u64, &[u8])> {
     };
     let at = |i: usize| num(fields + i * 2..fields + i * 2 + 2);
     let date = chrono::NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, at(0)?, at(1)?)?;
-    let secs = date.and_hms_opt(at(2)?, at(3)?, at(4)?)?.and_utc().timestamp();
+    let secs = date
+        .and_hms_opt(at(2)?, at(3)?, at(4)?)?
+        .and_utc()
+        .timestamp();
     Some((u64::try_from(secs).ok()?, rest))
 }
 

@@ -313,7 +313,11 @@ mod tests {
             let mut read = 0;
             let r = drain(endless(), 1 << 20, &mut read).await;
             assert!(matches!(r, Err(BodyError::TooLarge)), "{r:?}");
-            assert_eq!(read, (1 << 20) + (64 << 10), "stops at the first frame over");
+            assert_eq!(
+                read,
+                (1 << 20) + (64 << 10),
+                "stops at the first frame over"
+            );
         }
     }
 

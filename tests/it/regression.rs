@@ -51,7 +51,8 @@ async fn serve(mut s: TcpStream, body: Body) {
         requests += 1;
         match (body, requests) {
             (Body::Endless, _) => {
-                let head = b"HTTP/1.1 200 OK\r\nx-region: eu-west-1\r\ntransfer-encoding: chunked\r\n\r\n";
+                let head =
+                    b"HTTP/1.1 200 OK\r\nx-region: eu-west-1\r\ntransfer-encoding: chunked\r\n\r\n";
                 if s.write_all(head).await.is_err() {
                     return;
                 }
@@ -62,7 +63,8 @@ async fn serve(mut s: TcpStream, body: Body) {
                 return;
             }
             (Body::WholeThenStalled, 1) => {
-                let whole = b"HTTP/1.1 200 OK\r\nx-region: eu-west-1\r\ncontent-length: 3\r\n\r\nok\n";
+                let whole =
+                    b"HTTP/1.1 200 OK\r\nx-region: eu-west-1\r\ncontent-length: 3\r\n\r\nok\n";
                 if s.write_all(whole).await.is_err() {
                     return;
                 }
@@ -158,7 +160,12 @@ async fn endless_body_is_not_buffered() {
     s.warm_requests = 0;
     let (a, growth) = peak_rss_growth(attempt(s, &plain(addr))).await;
     let f = failure(&a);
-    assert_eq!((f.phase, f.class), (Phase::Total, ErrorClass::HttpTimeout), "{}", f.detail);
+    assert_eq!(
+        (f.phase, f.class),
+        (Phase::Total, ErrorClass::HttpTimeout),
+        "{}",
+        f.detail
+    );
     // How much went by, from the detail: "... (N bytes read)".
     let read: u64 = f
         .detail
@@ -185,7 +192,12 @@ async fn endless_body_stops_at_max_body() {
     s.max_body = 1 << 20;
     let a = attempt(s, &plain(addr)).await;
     let f = failure(&a);
-    assert_eq!((f.phase, f.class), (Phase::Total, ErrorClass::HttpOther), "{}", f.detail);
+    assert_eq!(
+        (f.phase, f.class),
+        (Phase::Total, ErrorClass::HttpOther),
+        "{}",
+        f.detail
+    );
     assert!(f.detail.contains("max_body 1048576"), "{}", f.detail);
     assert!(a.ttfb.is_some() && a.total.is_none(), "{a:?}");
 }
@@ -200,7 +212,12 @@ async fn declared_body_over_max_body_fails_at_the_head() {
     let over = Target::from_url(util::url("127.0.0.1", ep.addr(), "/bytes/4097"));
     let a = attempt(s.clone(), &over).await;
     let f = failure(&a);
-    assert_eq!((f.phase, f.class), (Phase::Total, ErrorClass::HttpOther), "{}", f.detail);
+    assert_eq!(
+        (f.phase, f.class),
+        (Phase::Total, ErrorClass::HttpOther),
+        "{}",
+        f.detail
+    );
     assert!(f.detail.contains("content-length 4097"), "{}", f.detail);
     assert_eq!(a.served_by.as_deref(), Some("eu-west-1"));
     let at = Target::from_url(util::url("127.0.0.1", ep.addr(), "/bytes/4096"));
@@ -222,7 +239,12 @@ async fn stalled_body_is_a_total_timeout_and_keeps_ttfb() {
     s.timeouts.body = Duration::from_millis(300);
     let a = attempt(s, &plain(addr)).await;
     let f = failure(&a);
-    assert_eq!((f.phase, f.class), (Phase::Total, ErrorClass::HttpTimeout), "{}", f.detail);
+    assert_eq!(
+        (f.phase, f.class),
+        (Phase::Total, ErrorClass::HttpTimeout),
+        "{}",
+        f.detail
+    );
     assert!(f.detail.contains("10 bytes read"), "{}", f.detail);
     assert!(a.ttfb.is_some(), "ttfb was measured: {a:?}");
     assert!(a.total.is_none(), "a failed phase is never a latency");
@@ -242,7 +264,12 @@ async fn stalled_warm_body_is_a_warm_timeout() {
     s.warm_requests = 2;
     let a = attempt(s, &plain(addr)).await;
     let f = failure(&a);
-    assert_eq!((f.phase, f.class), (Phase::Warm, ErrorClass::HttpTimeout), "{}", f.detail);
+    assert_eq!(
+        (f.phase, f.class),
+        (Phase::Warm, ErrorClass::HttpTimeout),
+        "{}",
+        f.detail
+    );
     assert!(a.ttfb.is_some() && a.total.is_some(), "{a:?}");
     assert!(a.warm.is_empty(), "{a:?}");
 }
@@ -259,7 +286,9 @@ struct SelfSigned {
 
 fn self_signed(ip: IpAddr, expired: bool) -> SelfSigned {
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.distinguished_name.push(DnType::CommonName, ip.to_string());
+    params
+        .distinguished_name
+        .push(DnType::CommonName, ip.to_string());
     params.subject_alt_names.push(SanType::IpAddress(ip));
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     if expired {
@@ -325,7 +354,12 @@ async fn self_signed_ca_certificate_is_trusted_with_ca() {
 async fn self_signed_ca_certificate_still_needs_name_validity_and_identity() {
     let tls_cert = |a: &Attempt| {
         let f = failure(a);
-        assert_eq!((f.phase, f.class), (Phase::Tls, ErrorClass::TlsCert), "{}", f.detail);
+        assert_eq!(
+            (f.phase, f.class),
+            (Phase::Tls, ErrorClass::TlsCert),
+            "{}",
+            f.detail
+        );
         f.detail.clone()
     };
     // For another address.
@@ -386,10 +420,15 @@ async fn oneshot_summary_names_the_first_cause_of_each_class() {
     let ca = ca.to_str().unwrap();
     let url = format!("https://127.0.0.1:{}/", ep.addr().port());
     let o = util::geolat(&["probe", &url, "-n", "2", "--ca", ca]).await;
-    util::assert_user_error(&o, "(tls_cert=2: 127.0.0.1: invalid peer certificate: certificate expired");
+    util::assert_user_error(
+        &o,
+        "(tls_cert=2: 127.0.0.1: invalid peer certificate: certificate expired",
+    );
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
-        out.contains("errors: tls_cert=2: 127.0.0.1: invalid peer certificate: certificate expired"),
+        out.contains(
+            "errors: tls_cert=2: 127.0.0.1: invalid peer certificate: certificate expired"
+        ),
         "{out}"
     );
     let o = util::geolat(&["probe", &url, "-n", "2", "--ca", ca, "--json"]).await;
@@ -400,6 +439,16 @@ async fn oneshot_summary_names_the_first_cause_of_each_class() {
     ep.shutdown(Duration::ZERO).await;
 
     // A source address this host does not have: bind fails, nothing is sent.
-    let o = util::geolat(&["probe", &url, "-n", "1", "--ca", ca, "--source", "192.0.2.1"]).await;
+    let o = util::geolat(&[
+        "probe",
+        &url,
+        "-n",
+        "1",
+        "--ca",
+        ca,
+        "--source",
+        "192.0.2.1",
+    ])
+    .await;
     util::assert_user_error(&o, "(connect_other=1: bind 192.0.2.1: ");
 }
