@@ -72,6 +72,16 @@ pub struct ProbeArgs {
         conflicts_with = "config"
     )]
     pub timeout: String,
+    /// One-shot: largest response body a request reads (e.g. 16MiB, 512kB).
+    /// Bodies are counted and discarded, never kept; a larger one fails the
+    /// sample as http_other in its body's phase.
+    #[arg(
+        long,
+        default_value = "16MiB",
+        value_name = "SIZE",
+        conflicts_with = "config"
+    )]
+    pub max_body: String,
     /// One-shot: local address to send from.
     #[arg(long, value_name = "IP", conflicts_with = "config")]
     pub source: Option<IpAddr>,
@@ -102,6 +112,8 @@ pub async fn run(args: ProbeArgs) -> anyhow::Result<()> {
 fn oneshot_settings(args: &ProbeArgs) -> anyhow::Result<ProbeSettings> {
     let timeout =
         config::parse_duration(&args.timeout).map_err(|p| anyhow::anyhow!("--timeout: {p}"))?;
+    let max_body =
+        config::parse_size(&args.max_body).map_err(|p| anyhow::anyhow!("--max-body: {p}"))?;
     if let Some(ca) = &args.ca
         && !ca.is_file()
     {
@@ -145,6 +157,7 @@ fn oneshot_settings(args: &ProbeArgs) -> anyhow::Result<ProbeSettings> {
         },
         warm_requests: args.warm,
         source_address: args.source,
+        max_body,
         ..ProbeSettings::default()
     })
 }
@@ -196,7 +209,11 @@ async fn oneshot(args: &ProbeArgs, url: &str) -> anyhow::Result<()> {
     };
     let stop = super::stop_on_signal();
     let bar = progress_bar(u64::from(args.samples));
-    let Measured { window, tls } = measure(Run {
+    let Measured {
+        window,
+        tls,
+        causes,
+    } = measure(Run {
         prober: &prober,
         targets: &targets,
         spec,
@@ -209,8 +226,13 @@ async fn oneshot(args: &ProbeArgs, url: &str) -> anyhow::Result<()> {
     .await
     .context("cannot encode the window")?;
     bar.finish_and_clear();
-    let summary =
+    let causes = causes
+        .iter()
+        .map(|(class, detail)| (class.as_str().to_owned(), detail.clone()))
+        .collect();
+    let mut summary =
         summary::summarize(&window, url.as_str(), tls).context("cannot summarise the window")?;
+    summary.causes = causes;
     // Buffered: stdout is line-buffered, and pretty JSON is many lines.
     let mut out = std::io::BufWriter::new(std::io::stdout());
     if args.json {
@@ -228,12 +250,7 @@ async fn oneshot(args: &ProbeArgs, url: &str) -> anyhow::Result<()> {
         publisher.publish_window(&window).await?;
     }
     if summary.samples > 0 && !summary.phases.contains_key(&Phase::Total) {
-        let errors: Vec<String> = summary
-            .errors
-            .iter()
-            .map(|(c, n)| format!("{c}={n}"))
-            .collect();
-        bail!("every sample to {url} failed ({})", errors.join(" "));
+        bail!("every sample to {url} failed ({})", summary.error_line());
     }
     Ok(())
 }

@@ -174,9 +174,13 @@ pub struct ServedBy {
     pub addresses: BTreeMap<IpAddr, String>,
 }
 
+/// The default cap on a response body: far above any health check or API
+/// answer a latency probe should fetch, far below what hurts a pod.
+pub const DEFAULT_MAX_BODY: u64 = 16 << 20;
+
 /// Everything an attempt needs besides its target; shared by the one-shot
 /// mode (built from flags) and the configured mode (built from YAML).
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ProbeSettings {
     pub timeouts: Timeouts,
     pub dns: DnsSettings,
@@ -186,6 +190,26 @@ pub struct ProbeSettings {
     pub served_by: ServedBy,
     pub warm_requests: u32,
     pub source_address: Option<IpAddr>,
+    /// Bytes of response body a request may read before it fails. Bodies
+    /// are counted and discarded as they arrive, never kept, so this bounds
+    /// the time and bandwidth a misbehaving target costs, not memory.
+    pub max_body: u64,
+}
+
+impl Default for ProbeSettings {
+    fn default() -> Self {
+        ProbeSettings {
+            timeouts: Timeouts::default(),
+            dns: DnsSettings::default(),
+            tls: TlsSettings::default(),
+            method: HttpMethod::default(),
+            headers: Vec::new(),
+            served_by: ServedBy::default(),
+            warm_requests: 0,
+            source_address: None,
+            max_body: DEFAULT_MAX_BODY,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -398,6 +422,10 @@ impl Validator<'_> {
                 ));
             }
         };
+        let max_body = match raw.http.max_body.as_deref() {
+            None => DEFAULT_MAX_BODY,
+            Some(s) => parse_size(s).map_err(|p| self.err("http.max_body", p))?,
+        };
         let mut headers = Vec::new();
         for (name, value) in &raw.http.headers {
             if http::HeaderName::from_bytes(name.as_bytes()).is_err()
@@ -465,6 +493,7 @@ impl Validator<'_> {
                 served_by,
                 warm_requests,
                 source_address,
+                max_body,
             },
             targets,
             ecs_audit,
@@ -677,6 +706,37 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// A positive byte count: a plain number of bytes, or one with a unit,
+/// `KiB`/`MiB`/`GiB` (powers of 1024) or `kB`/`MB`/`GB` (powers of 1000),
+/// e.g. `16MiB`, `512kB`, `1048576`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let unit_bytes: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "m" | "mb" => 1_000_000,
+        "g" | "gb" => 1_000_000_000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        _ => {
+            return Err(format!(
+                "`{s}` is not a size; write e.g. 16MiB, 512kB or a number of bytes"
+            ));
+        }
+    };
+    let n: u64 = digits.parse().map_err(|_| {
+        format!("`{s}` is not a size; write e.g. 16MiB, 512kB or a number of bytes")
+    })?;
+    match n.checked_mul(unit_bytes) {
+        Some(0) => Err(format!("`{s}` is zero; no response would ever fit")),
+        Some(bytes) => Ok(bytes),
+        None => Err(format!("`{s}` is too large")),
+    }
+}
+
 /// An http(s) URL with a host.
 pub fn parse_url(s: &str) -> Result<Url, String> {
     let url = Url::parse(s).map_err(|e| {
@@ -718,6 +778,22 @@ mod tests {
             parse_duration("fast")
                 .unwrap_err()
                 .contains("not a duration")
+        );
+    }
+
+    #[test]
+    fn sizes_take_binary_and_decimal_units() {
+        assert_eq!(parse_size("16MiB").unwrap(), 16 << 20);
+        assert_eq!(parse_size("512kB").unwrap(), 512_000);
+        assert_eq!(parse_size("4096").unwrap(), 4096);
+        assert_eq!(parse_size("2 gib").unwrap(), 2 << 30);
+        assert!(parse_size("0MiB").unwrap_err().contains("zero"));
+        assert!(parse_size("lots").unwrap_err().contains("not a size"));
+        assert!(parse_size("1.5MiB").unwrap_err().contains("not a size"));
+        assert!(
+            parse_size("99999999999GiB")
+                .unwrap_err()
+                .contains("too large")
         );
     }
 

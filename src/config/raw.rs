@@ -100,6 +100,8 @@ pub struct RawTls {
 #[serde(deny_unknown_fields)]
 pub struct RawHttp {
     pub method: Option<String>,
+    /// Largest response body a sample reads, e.g. `16MiB` (see `parse_size`).
+    pub max_body: Option<String>,
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
 }

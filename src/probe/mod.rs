@@ -3,6 +3,7 @@
 //! window (`runner`). Sockets live here; everything downstream consumes
 //! [`record::Attempt`].
 
+pub mod cert;
 pub mod connect;
 pub mod dns;
 pub mod ecs;
@@ -94,8 +95,7 @@ impl Prober {
             HttpConn::start(tcp, false, timeline).await?
         };
 
-        let first = conn.exchange(target, s, record::Phase::Ttfb).await;
-        let first = match first {
+        let first = match conn.exchange(target, s, record::Phase::Ttfb).await {
             Ok(r) => r,
             Err(f) => {
                 // A non-2xx answer still says who answered.
@@ -103,14 +103,16 @@ impl Prober {
                 return Err(f);
             }
         };
+        // The head arrived: ttfb stands, and its headers say who answered,
+        // whether or not the body then arrives.
         a.ttfb = Some(first.ttfb);
-        a.total = Some(first.total);
         a.status = Some(first.status.as_u16());
         a.served_by = served_by(&s.served_by, Some(&first.headers), remote.ip());
+        a.total = Some(first.total?);
 
         for _ in 0..s.warm_requests {
             let r = conn.exchange(target, s, record::Phase::Warm).await?;
-            a.warm.push(r.total);
+            a.warm.push(r.total?);
         }
         Ok(())
     }

@@ -92,11 +92,15 @@ pub enum ErrorClass {
     TlsTimeout,
     /// Any other TLS failure (protocol, alert, no common cipher...).
     TlsOther,
-    /// The response head did not arrive within the ttfb timeout.
+    /// The response head did not arrive within the ttfb timeout (phase
+    /// `ttfb`), or its body not within the body timeout (phase `total`, or
+    /// `warm`; the head's `ttfb` is kept).
     HttpTimeout,
     /// The response status was not 2xx.
     HttpStatus,
-    /// Malformed HTTP, body read failure or body timeout.
+    /// Malformed HTTP, a body that failed to read, or a body larger than
+    /// `max_body` (in the body's phase, `total` or `warm`; the detail says
+    /// which).
     HttpOther,
 }
 

@@ -1,12 +1,14 @@
 //! The `tls` phase: a rustls handshake on the fresh TCP connection, with
 //! SNI, ALPN (h2, http/1.1) and certificate verification against the system
-//! roots or a given CA bundle. Verification is off only when asked for.
+//! roots or a given CA bundle (which may hold the server's own self-signed
+//! certificate: see `cert`). Verification is off only when asked for.
 
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -14,6 +16,7 @@ use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
+use super::cert::CaFileVerifier;
 use super::connect::is_reset;
 use super::record::{ErrorClass, Failure, Phase, TlsInfo};
 use super::timeline::StampedTcp;
@@ -32,6 +35,8 @@ pub enum TlsSetupError {
     NoRoots,
     #[error("TLS setup: {0}")]
     Rustls(#[from] rustls::Error),
+    #[error("TLS setup: {0}")]
+    Verifier(#[from] rustls::client::VerifierBuilderError),
 }
 
 /// The process-wide crypto provider: aws-lc-rs, the one rustls and the AWS
@@ -54,12 +59,27 @@ pub fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>, TlsSet
             .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider())))
             .with_no_client_auth()
     } else {
-        let roots = match (&settings.ca_pem, &settings.ca_file) {
-            (Some(pem), _) => load_ca_pem(pem.as_bytes(), "lab CA")?,
-            (None, Some(path)) => load_ca_file(path)?,
-            (None, None) => system_roots()?,
+        let trusted = match (&settings.ca_pem, &settings.ca_file) {
+            (Some(pem), _) => Some(load_ca_pem(pem.as_bytes(), "lab CA")?),
+            (None, Some(path)) => Some(load_ca_file(path)?),
+            (None, None) => None,
         };
-        builder.with_root_certificates(roots).with_no_client_auth()
+        match trusted {
+            // A CA bundle the user gave: a server certificate that is one
+            // of its certificates is trusted as it is (see `cert`).
+            Some((roots, certs)) => {
+                let webpki =
+                    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+                        .build()?;
+                builder
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(CaFileVerifier::new(webpki, certs)))
+                    .with_no_client_auth()
+            }
+            None => builder
+                .with_root_certificates(system_roots()?)
+                .with_no_client_auth(),
+        }
     };
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     // Every sample must pay a full handshake: resumption would hide it.
@@ -67,7 +87,10 @@ pub fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>, TlsSet
     Ok(Arc::new(config))
 }
 
-fn load_ca_file(path: &Path) -> Result<RootCertStore, TlsSetupError> {
+/// A CA bundle as roots, and its certificates as they were.
+type CaBundle = (RootCertStore, Vec<CertificateDer<'static>>);
+
+fn load_ca_file(path: &Path) -> Result<CaBundle, TlsSetupError> {
     let shown = path.display().to_string();
     let pem = std::fs::read(path).map_err(|source| TlsSetupError::CaFile {
         path: shown.clone(),
@@ -76,24 +99,28 @@ fn load_ca_file(path: &Path) -> Result<RootCertStore, TlsSetupError> {
     load_ca_pem(&pem, &shown)
 }
 
-fn load_ca_pem(pem: &[u8], shown: &str) -> Result<RootCertStore, TlsSetupError> {
+fn load_ca_pem(pem: &[u8], shown: &str) -> Result<CaBundle, TlsSetupError> {
     use rustls::pki_types::pem::PemObject;
     let shown = shown.to_owned();
     let mut roots = RootCertStore::empty();
+    let mut certs = Vec::new();
     for cert in CertificateDer::pem_slice_iter(pem) {
         let cert = cert.map_err(|e| TlsSetupError::CaInvalid {
             path: shown.clone(),
             message: e.to_string(),
         })?;
-        roots.add(cert).map_err(|e| TlsSetupError::CaInvalid {
-            path: shown.clone(),
-            message: e.to_string(),
-        })?;
+        roots
+            .add(cert.clone())
+            .map_err(|e| TlsSetupError::CaInvalid {
+                path: shown.clone(),
+                message: e.to_string(),
+            })?;
+        certs.push(cert);
     }
     if roots.is_empty() {
         return Err(TlsSetupError::CaEmpty { path: shown });
     }
-    Ok(roots)
+    Ok((roots, certs))
 }
 
 fn system_roots() -> Result<RootCertStore, TlsSetupError> {

@@ -1,8 +1,8 @@
 //! Folds attempts into a window. Memory grows with the number of series
 //! (target x served_by x phase), never with the number of samples.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use hdrhistogram::Histogram;
@@ -84,6 +84,10 @@ pub struct WindowBuilder {
     regions: Vec<String>,
     series: HashMap<SeriesKey, Values>,
     errors: HashMap<ErrorKey, u64>,
+    /// The detail of the first failure of each class: what a person reads
+    /// to act on the counts. One string per class, so bounded; not part of
+    /// the window (details are free text, classes are the contract).
+    first_causes: BTreeMap<ErrorClass, String>,
 }
 
 impl WindowBuilder {
@@ -112,12 +116,18 @@ impl WindowBuilder {
             regions: Vec::new(),
             series: HashMap::new(),
             errors: HashMap::new(),
+            first_causes: BTreeMap::new(),
         }
     }
 
     /// What the first TLS handshake of the first target negotiated.
     pub fn tls_info(&self) -> Option<&TlsInfo> {
         self.targets.iter().find_map(|t| t.tls.as_ref())
+    }
+
+    /// The detail of the first failure recorded in each error class.
+    pub fn first_causes(&self) -> &BTreeMap<ErrorClass, String> {
+        &self.first_causes
     }
 
     fn intern(&mut self, region: Option<&str>) -> Option<u32> {
@@ -171,6 +181,9 @@ impl WindowBuilder {
                 class: f.class,
             };
             *self.errors.entry(key).or_default() += 1;
+            self.first_causes
+                .entry(f.class)
+                .or_insert_with(|| f.detail.clone());
         }
     }
 
@@ -298,5 +311,35 @@ mod tests {
         let ttfb = w.series.iter().find(|s| s.phase == Phase::Ttfb).unwrap();
         assert_eq!(ttfb.served_by.as_deref(), Some("eu-west-1"));
         assert_eq!(ttfb.count, 1);
+    }
+
+    #[test]
+    fn the_first_cause_of_each_class_is_kept() {
+        let target = Target::from_url("https://a.example/".parse().unwrap());
+        let mut b = WindowBuilder::new(identity(), "d".into(), &[target], Utc::now());
+        for detail in ["certificate expired", "unknown issuer"] {
+            let a = Attempt {
+                failure: Some(Failure::new(Phase::Tls, ErrorClass::TlsCert, detail)),
+                ..Attempt::default()
+            };
+            b.record(0, &a);
+        }
+        let reset = Attempt {
+            failure: Some(Failure::new(Phase::Tls, ErrorClass::Reset, "reset by peer")),
+            ..Attempt::default()
+        };
+        b.record(0, &reset);
+        let causes: Vec<(ErrorClass, &str)> = b
+            .first_causes()
+            .iter()
+            .map(|(c, d)| (*c, d.as_str()))
+            .collect();
+        assert_eq!(
+            causes,
+            vec![
+                (ErrorClass::Reset, "reset by peer"),
+                (ErrorClass::TlsCert, "certificate expired"),
+            ]
+        );
     }
 }

@@ -3,6 +3,7 @@
 //! to a [`WindowBuilder`] as it finishes; a stopped run still yields its
 //! window, marked interrupted.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -13,7 +14,7 @@ use super::builder::WindowBuilder;
 use super::codec::CodecError;
 use crate::config::{ProbeIdentity, Target, WindowSpec};
 use crate::probe::Prober;
-use crate::probe::record::TlsInfo;
+use crate::probe::record::{ErrorClass, TlsInfo};
 use crate::probe::runner::{self, Progress};
 
 /// What a window is of and how it runs.
@@ -30,11 +31,12 @@ pub struct Run<'a> {
     pub grace: Duration,
 }
 
-/// A measured window, with the first TLS session's details (what a
-/// one-shot summary shows).
+/// A measured window, with what a one-shot summary shows besides it: the
+/// first TLS session's details and the first cause of each error class.
 pub struct Measured {
     pub window: Window,
     pub tls: Option<TlsInfo>,
+    pub causes: BTreeMap<ErrorClass, String>,
 }
 
 /// Runs the window to its end, or until `stop` (plus its grace).
@@ -51,7 +53,12 @@ pub async fn measure(run: Run<'_>) -> Result<Measured, CodecError> {
     )
     .await;
     let tls = builder.tls_info().cloned();
+    let causes = builder.first_causes().clone();
     let mut window = builder.finish(Utc::now())?;
     window.interrupted = run.stop.is_cancelled();
-    Ok(Measured { window, tls })
+    Ok(Measured {
+        window,
+        tls,
+        causes,
+    })
 }

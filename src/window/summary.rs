@@ -49,6 +49,10 @@ pub struct Summary {
     pub phases: BTreeMap<Phase, PhaseStats>,
     /// Failed attempts by error class.
     pub errors: BTreeMap<String, u64>,
+    /// The detail of the first failure in each error class of `errors`
+    /// (free text for a person; the class is the contract).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub causes: BTreeMap<String, String>,
     /// Answered attempts by the region that answered.
     pub served_by: BTreeMap<String, u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -94,6 +98,7 @@ pub fn summarize(
             .map(|(p, h)| (*p, PhaseStats::from_histogram(h)))
             .collect(),
         errors,
+        causes: BTreeMap::new(),
         served_by,
         tls,
         start: window.start.to_rfc3339(),
@@ -144,10 +149,31 @@ pub fn render_table(s: &Summary, out: &mut dyn std::io::Write) -> std::io::Resul
     if s.errors.is_empty() {
         writeln!(out, "errors: none")?;
     } else {
-        let parts: Vec<String> = s.errors.iter().map(|(c, n)| format!("{c}={n}")).collect();
-        writeln!(out, "errors: {}", parts.join(" "))?;
+        writeln!(out, "errors: {}", s.error_line())?;
     }
     Ok(())
+}
+
+impl Summary {
+    /// The errors on one line, each class with its count and first cause:
+    /// `tls_cert=3: certificate expired; reset=1: connection reset`. A
+    /// count alone says something failed; the cause says what to fix.
+    pub fn error_line(&self) -> String {
+        let parts: Vec<String> = self
+            .errors
+            .iter()
+            .map(|(c, n)| match self.causes.get(c) {
+                Some(cause) => format!("{c}={n}: {}", one_line(cause)),
+                None => format!("{c}={n}"),
+            })
+            .collect();
+        parts.join("; ")
+    }
+}
+
+/// A detail on one line, whatever the library that wrote it put in it.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Microseconds as a person reads them: `850us`, `12.3ms`, `1.25s`.
@@ -164,6 +190,31 @@ pub fn fmt_us(us: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_line_names_the_first_cause_of_each_class() {
+        let mut s = Summary {
+            target: "https://a.example/".into(),
+            samples: 4,
+            phases: BTreeMap::new(),
+            errors: BTreeMap::from([("tls_cert".into(), 3), ("reset".into(), 1)]),
+            causes: BTreeMap::from([(
+                "tls_cert".into(),
+                "a.example: certificate\n expired".into(),
+            )]),
+            served_by: BTreeMap::new(),
+            tls: None,
+            start: String::new(),
+            end: String::new(),
+            geolat_version: String::new(),
+        };
+        assert_eq!(
+            s.error_line(),
+            "reset=1; tls_cert=3: a.example: certificate expired"
+        );
+        s.causes.clear();
+        assert_eq!(s.error_line(), "reset=1; tls_cert=3");
+    }
 
     #[test]
     fn fmt_us_picks_units() {

@@ -72,7 +72,11 @@ async fn oneshot_table_counts_errors_and_fails_when_nothing_succeeds() {
     let o = geolat(&["probe", &url, "-n", "3", "--ca", &ca]).await;
     // The table is printed, and the exit status says nothing succeeded.
     crate::util::assert_user_error(&o, "every sample to");
-    assert!(stderr(&o).contains("(http_status=3)"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("(http_status=3: status 502)"),
+        "{}",
+        stderr(&o)
+    );
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("errors: http_status=3"), "{out}");
     assert!(out.contains("tls "), "{out}");
@@ -266,6 +270,10 @@ async fn user_mistakes_get_one_clear_line() {
         (
             vec!["probe", "https://127.0.0.1:9/", "--timeout", "0s"],
             "--timeout",
+        ),
+        (
+            vec!["probe", "https://127.0.0.1:9/", "--max-body", "lots"],
+            "--max-body: `lots` is not a size",
         ),
         (
             vec!["probe", "https://127.0.0.1:9/", "--resolver", "dns.example"],

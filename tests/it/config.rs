@@ -48,6 +48,7 @@ fn valid_fixtures_load_with_their_values() {
         Some(std::time::Duration::from_secs(30))
     );
     assert_eq!(full.settings.warm_requests, 2);
+    assert_eq!(full.settings.max_body, 1 << 20);
     assert_eq!(full.settings.served_by.header.as_deref(), Some("x-region"));
     assert_eq!(full.targets[2].path, PathKind::Accelerator);
     assert_eq!(full.targets[2].addresses.len(), 2);
