@@ -26,10 +26,12 @@ fn runtime_for(cli: &geolat::cli::Cli) -> tokio::runtime::Builder {
 fn main() -> ExitCode {
     let cli = geolat::cli::Cli::parse();
     geolat::telemetry::init(cli.log_format, cli.log_level());
+    let cli_format = cli.log_format;
     let runtime = match runtime_for(&cli).build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            let message = format!("cannot start the async runtime: {e}");
+            geolat::telemetry::print_error(cli_format, &message);
             return ExitCode::FAILURE;
         }
     };
@@ -40,9 +42,12 @@ fn main() -> ExitCode {
     let outcome = runtime.block_on(async { tokio::spawn(geolat::cli::run(cli)).await });
     match outcome.unwrap_or_else(|e| Err(anyhow::anyhow!("internal error: {e}"))) {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of our output went away (`| head`): end quietly.
+        Err(e) if geolat::telemetry::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            // `{:#}` puts the whole context chain on one line.
-            eprintln!("error: {e:#}");
+            // The whole context chain on one line, each cause once.
+            let message = geolat::telemetry::one_line(&e);
+            geolat::telemetry::print_error(cli_format, &message);
             ExitCode::from(geolat::cli::exit_code(&e))
         }
     }

@@ -35,6 +35,8 @@ pub enum DecodeError {
     Histogram { index: usize, source: V2Error },
     #[error("series {index}: histogram holds {held} values but count says {count}")]
     CountMismatch { index: usize, held: u64, count: u64 },
+    #[error("implausible counts: {0}")]
+    Implausible(String),
 }
 
 /// What one window contributes.
@@ -52,6 +54,8 @@ pub struct DecodedWindow {
     /// Every part's `(bucket index, count)` pairs, back to back.
     pub buckets: Vec<(u32, u64)>,
     pub outcomes: Vec<Outcome>,
+    /// How many targets the window names (outcomes merge routed ones).
+    pub targets: usize,
 }
 
 /// One series, keyed as the matrix keys it.
@@ -217,8 +221,47 @@ impl WindowDecoder {
             tally.push((outcome(e.path, e.region.as_deref()), 0, e.count));
         }
         for (i, attempts, errors) in tally {
-            outcomes[i].attempts += attempts;
-            outcomes[i].errors += errors;
+            let o = &mut outcomes[i];
+            let (Some(a), Some(e)) = (
+                o.attempts.checked_add(attempts),
+                o.errors.checked_add(errors),
+            ) else {
+                return Err(DecodeError::Implausible(format!(
+                    "{} attempts or errors add up to more than 2^64-1",
+                    o.path.as_str()
+                )));
+            };
+            (o.attempts, o.errors) = (a, e);
+        }
+        // Every error is a failed attempt, so no target fails more often
+        // than it was tried; and no attempt takes less than a microsecond,
+        // so a window holds at most one per microsecond it lasted (a wrapped
+        // or forged count is far beyond that).
+        let most = u64::try_from(
+            (view.end - view.start)
+                .num_microseconds()
+                .unwrap_or(i64::MAX),
+        )
+        .unwrap_or(0)
+        .max(1);
+        for o in &outcomes {
+            if o.attempts > most {
+                return Err(DecodeError::Implausible(format!(
+                    "{} attempts to {} in a window of {} us",
+                    o.attempts,
+                    o.path.as_str(),
+                    most
+                )));
+            }
+            if o.errors > o.attempts {
+                let region = o.region.map_or("", |r| regions[r].as_str());
+                return Err(DecodeError::Implausible(format!(
+                    "{} {region} has {} errors in {} attempts",
+                    o.path.as_str(),
+                    o.errors,
+                    o.attempts
+                )));
+            }
         }
         let geo = view
             .probe
@@ -237,6 +280,7 @@ impl WindowDecoder {
             parts,
             buckets,
             outcomes,
+            targets: view.targets.len(),
         })
     }
 }

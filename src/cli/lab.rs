@@ -105,6 +105,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         let dur = humantime::parse_duration(dur)
             .map_err(|e| anyhow::anyhow!("--delay `{d}`: `{dur}` is not a duration ({e})"))?;
+        let most = crate::lab::timer::MAX_DELAY;
+        if dur > most {
+            anyhow::bail!(
+                "--delay `{d}`: at most {} of delay; give a shorter duration, e.g. {region}=200ms",
+                humantime::format_duration(most)
+            );
+        }
         delays.insert(region.to_owned(), dur);
     }
     let run_for = args
@@ -199,7 +206,8 @@ async fn run_loop(args: &LabArgs) -> anyhow::Result<()> {
         }
     };
     let store = Store::open(&url)?;
-    println!(
+    writeln!(
+        std::io::stdout(),
         "geolat lab: world `{}` ({} geos, {} regions), {} samples per geo and target per round{}",
         world.name,
         world.geos.len(),
@@ -210,10 +218,11 @@ async fn run_loop(args: &LabArgs) -> anyhow::Result<()> {
         } else {
             format!(", degraded: {:?}", opts.degrade)
         }
-    );
-    println!(
+    )?;
+    writeln!(
+        std::io::stdout(),
         "round 1: every geo probes every region directly, through DNS (routed geo-nearest on the map) and through the accelerator..."
-    );
+    )?;
     let stop = super::stop_on_signal();
     let report = closed_loop::run(world, &opts, &store, &stop).await?;
     render(&report, &mut std::io::stdout())?;

@@ -12,6 +12,7 @@ mod lab_change;
 mod lab_loop;
 mod lease;
 mod paths;
+mod regression;
 mod store;
 mod util;
 mod world_lab;
