@@ -18,6 +18,12 @@ use crate::config::PathKind;
 use crate::probe::record::Phase;
 use crate::window::{FORMAT, HISTOGRAM_ENCODING};
 
+/// More attempts than one window can hold: a trillion is some 16 million
+/// a second for a minute-long window, far beyond any probe. Merging a
+/// count this large (2^64-1 from a wrapped counter) would swamp or wrap
+/// every sum it joins.
+pub const MAX_ATTEMPTS: u64 = 1_000_000_000_000;
+
 /// The region of a routed series whose window does not say who answered.
 pub const UNKNOWN_REGION: &str = "unknown";
 
@@ -234,32 +240,24 @@ impl WindowDecoder {
             (o.attempts, o.errors) = (a, e);
         }
         // Every error is a failed attempt, so no target fails more often
-        // than it was tried; and no attempt takes less than a microsecond,
-        // so a window holds at most one per microsecond it lasted (a wrapped
-        // or forged count is far beyond that).
-        let most = u64::try_from(
-            (view.end - view.start)
-                .num_microseconds()
-                .unwrap_or(i64::MAX),
-        )
-        .unwrap_or(0)
-        .max(1);
+        // than it was tried; and no probe makes MAX_ATTEMPTS attempts in
+        // one window (a wrapped or forged count is far beyond it).
         for o in &outcomes {
-            if o.attempts > most {
+            if o.attempts > MAX_ATTEMPTS {
                 return Err(DecodeError::Implausible(format!(
-                    "{} attempts to {} in a window of {} us",
+                    "{} attempts to {} (at most {MAX_ATTEMPTS} in one window)",
                     o.attempts,
-                    o.path.as_str(),
-                    most
+                    o.path.as_str()
                 )));
             }
             if o.errors > o.attempts {
-                let region = o.region.map_or("", |r| regions[r].as_str());
+                let target = match o.region {
+                    Some(r) => format!("{} {}", o.path.as_str(), regions[r]),
+                    None => o.path.as_str().to_owned(),
+                };
                 return Err(DecodeError::Implausible(format!(
-                    "{} {region} has {} errors in {} attempts",
-                    o.path.as_str(),
-                    o.errors,
-                    o.attempts
+                    "{target} has {} errors in {} attempts",
+                    o.errors, o.attempts
                 )));
             }
         }
