@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::Parser as _;
 
 /// A one-shot probe that takes its samples one at a time runs on a single
 /// thread: socket readiness then wakes the very thread that waits, one
@@ -24,7 +24,19 @@ fn runtime_for(cli: &geolat::cli::Cli) -> tokio::runtime::Builder {
 }
 
 fn main() -> ExitCode {
-    let cli = geolat::cli::Cli::parse();
+    let cli = match geolat::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => match geolat::cli::value_error(&e) {
+            // A value that is no time, no phase, out of range: a mistake in
+            // the input, told in one line like every other.
+            Some(line) => {
+                eprintln!("error: {line}");
+                return ExitCode::FAILURE;
+            }
+            // Help, version, and mistakes in the command line's shape: clap's.
+            None => e.exit(),
+        },
+    };
     geolat::telemetry::init(cli.log_format, cli.log_level());
     let cli_format = cli.log_format;
     let runtime = match runtime_for(&cli).build() {

@@ -196,12 +196,18 @@ impl Store {
     pub fn open_existing_with(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
         if !url.contains("://") || url.starts_with("file://") {
             let dir = url.strip_prefix("file://").unwrap_or(url);
-            if !dir.is_empty() && !std::path::Path::new(dir).is_dir() {
+            let path = std::path::Path::new(dir);
+            if !dir.is_empty() && !path.is_dir() {
+                let problem = if path.exists() {
+                    format!("{dir} exists and is not a directory")
+                } else {
+                    format!(
+                        "{dir} is not an existing directory; give the store that probes write to"
+                    )
+                };
                 return Err(StoreError::BadUrl {
                     url: url.to_owned(),
-                    problem: format!(
-                        "{dir} is not an existing directory; give the store that probes write to"
-                    ),
+                    problem,
                 });
             }
         }

@@ -56,12 +56,15 @@ async fn far_past_since_is_an_error_not_a_panic() {
 }
 
 #[tokio::test]
-async fn an_unknown_phase_is_a_usage_error_listing_the_phases() {
+async fn a_bad_typed_value_is_one_line_naming_flag_and_value() {
     let (_dir, url) = empty_store();
     let o = geolat(&["analyze", "--store", &url, "--phase", "warmish"]).await;
-    assert_eq!(o.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("warmish") && err.contains("ttfb"), "{err}");
+    assert_user_error(
+        &o,
+        "--phase `warmish` is not one of dns, tcp, tls, ttfb, total, warm",
+    );
+    let o = geolat(&["store", "list", "--store", &url, "--until", "soon"]).await;
+    assert_user_error(&o, "--until `soon`: `soon` is neither a duration ago");
 }
 
 /// `analyze --since 1000y` walked every hour of a millennium (some nine
