@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::Parser as _;
 
 /// A one-shot probe that takes its samples one at a time runs on a single
 /// thread: socket readiness then wakes the very thread that waits, one
@@ -24,12 +24,26 @@ fn runtime_for(cli: &geolat::cli::Cli) -> tokio::runtime::Builder {
 }
 
 fn main() -> ExitCode {
-    let cli = geolat::cli::Cli::parse();
+    let cli = match geolat::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => match geolat::cli::value_error(&e) {
+            // A value that is no time, no phase, out of range: a mistake in
+            // the input, told in one line like every other.
+            Some(line) => {
+                eprintln!("error: {line}");
+                return ExitCode::FAILURE;
+            }
+            // Help, version, and mistakes in the command line's shape: clap's.
+            None => e.exit(),
+        },
+    };
     geolat::telemetry::init(cli.log_format, cli.log_level());
+    let cli_format = cli.log_format;
     let runtime = match runtime_for(&cli).build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            let message = format!("cannot start the async runtime: {e}");
+            geolat::telemetry::print_error(cli_format, &message);
             return ExitCode::FAILURE;
         }
     };
@@ -40,9 +54,12 @@ fn main() -> ExitCode {
     let outcome = runtime.block_on(async { tokio::spawn(geolat::cli::run(cli)).await });
     match outcome.unwrap_or_else(|e| Err(anyhow::anyhow!("internal error: {e}"))) {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of our output went away (`| head`): end quietly.
+        Err(e) if geolat::telemetry::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            // `{:#}` puts the whole context chain on one line.
-            eprintln!("error: {e:#}");
+            // The whole context chain on one line, each cause once.
+            let message = geolat::telemetry::one_line(&e);
+            geolat::telemetry::print_error(cli_format, &message);
             ExitCode::from(geolat::cli::exit_code(&e))
         }
     }

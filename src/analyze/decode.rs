@@ -18,6 +18,12 @@ use crate::config::PathKind;
 use crate::probe::record::Phase;
 use crate::window::{FORMAT, HISTOGRAM_ENCODING};
 
+/// More attempts than one window can hold: a trillion is some 16 million
+/// a second for a minute-long window, far beyond any probe. Merging a
+/// count this large (2^64-1 from a wrapped counter) would swamp or wrap
+/// every sum it joins.
+pub const MAX_ATTEMPTS: u64 = 1_000_000_000_000;
+
 /// The region of a routed series whose window does not say who answered.
 pub const UNKNOWN_REGION: &str = "unknown";
 
@@ -35,6 +41,8 @@ pub enum DecodeError {
     Histogram { index: usize, source: V2Error },
     #[error("series {index}: histogram holds {held} values but count says {count}")]
     CountMismatch { index: usize, held: u64, count: u64 },
+    #[error("implausible counts: {0}")]
+    Implausible(String),
 }
 
 /// What one window contributes.
@@ -52,6 +60,8 @@ pub struct DecodedWindow {
     /// Every part's `(bucket index, count)` pairs, back to back.
     pub buckets: Vec<(u32, u64)>,
     pub outcomes: Vec<Outcome>,
+    /// How many targets the window names (outcomes merge routed ones).
+    pub targets: usize,
 }
 
 /// One series, keyed as the matrix keys it.
@@ -217,8 +227,39 @@ impl WindowDecoder {
             tally.push((outcome(e.path, e.region.as_deref()), 0, e.count));
         }
         for (i, attempts, errors) in tally {
-            outcomes[i].attempts += attempts;
-            outcomes[i].errors += errors;
+            let o = &mut outcomes[i];
+            let (Some(a), Some(e)) = (
+                o.attempts.checked_add(attempts),
+                o.errors.checked_add(errors),
+            ) else {
+                return Err(DecodeError::Implausible(format!(
+                    "{} attempts or errors add up to more than 2^64-1",
+                    o.path.as_str()
+                )));
+            };
+            (o.attempts, o.errors) = (a, e);
+        }
+        // Every error is a failed attempt, so no target fails more often
+        // than it was tried; and no probe makes MAX_ATTEMPTS attempts in
+        // one window (a wrapped or forged count is far beyond it).
+        for o in &outcomes {
+            if o.attempts > MAX_ATTEMPTS {
+                return Err(DecodeError::Implausible(format!(
+                    "{} attempts to {} (at most {MAX_ATTEMPTS} in one window)",
+                    o.attempts,
+                    o.path.as_str()
+                )));
+            }
+            if o.errors > o.attempts {
+                let target = match o.region {
+                    Some(r) => format!("{} {}", o.path.as_str(), regions[r]),
+                    None => o.path.as_str().to_owned(),
+                };
+                return Err(DecodeError::Implausible(format!(
+                    "{target} has {} errors in {} attempts",
+                    o.errors, o.attempts
+                )));
+            }
         }
         let geo = view
             .probe
@@ -237,6 +278,7 @@ impl WindowDecoder {
             parts,
             buckets,
             outcomes,
+            targets: view.targets.len(),
         })
     }
 }

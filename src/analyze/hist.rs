@@ -152,7 +152,7 @@ impl SparseHistogram {
         }
         let mut seen = 0u64;
         for &(index, count) in &self.buckets {
-            seen += count;
+            seen = seen.saturating_add(count);
             if seen >= rank {
                 return Some(value_range(index));
             }

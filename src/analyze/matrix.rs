@@ -95,8 +95,10 @@ impl MatrixBuilder {
                 region: o.region.map(|r| regions[r]),
             };
             let g = self.groups.entry(key).or_default();
-            g.0 += o.attempts;
-            g.1 += o.errors;
+            // Saturating: each window's counts were checked on decoding,
+            // but a long range may still sum past 2^64-1.
+            g.0 = g.0.saturating_add(o.attempts);
+            g.1 = g.1.saturating_add(o.errors);
         }
     }
 
@@ -125,8 +127,8 @@ impl MatrixBuilder {
                 ..key
             };
             let g = self.groups.entry(key).or_default();
-            g.0 += attempts;
-            g.1 += errors;
+            g.0 = g.0.saturating_add(attempts);
+            g.1 = g.1.saturating_add(errors);
         }
     }
 
@@ -375,6 +377,7 @@ mod tests {
                 attempts: 3,
                 errors: 1,
             }],
+            targets: 1,
         }
     }
 

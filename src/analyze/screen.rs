@@ -262,6 +262,7 @@ mod tests {
             parts: vec![],
             buckets: vec![],
             outcomes: vec![],
+            targets: 0,
         }
     }
 

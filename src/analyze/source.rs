@@ -49,7 +49,7 @@ pub enum AnalyzeError {
 }
 
 /// A window's content, or why there is none to merge.
-type Fetched = Result<DecodedWindow, String>;
+pub type Fetched = Result<DecodedWindow, String>;
 
 /// One decoder and read buffer per thread.
 #[derive(Default)]
@@ -200,7 +200,10 @@ fn work(mut rx: mpsc::Receiver<Batch>, mut fold: Fold) -> Fold {
     READER.with_borrow_mut(|reader| {
         while let Some(batch) = rx.blocking_recv() {
             for (obj, path) in batch {
-                let fetched = reader.read(path);
+                let fetched = match &obj.problem {
+                    Some(problem) => Err(problem.clone()),
+                    None => reader.read(path),
+                };
                 fold.take(&obj, fetched);
             }
         }
@@ -218,10 +221,30 @@ fn partition(key: &str, workers: usize) -> usize {
     (h.finish() % workers as u64) as usize
 }
 
+/// Reads and decodes one listed window with the bounded decoder analysis
+/// uses (a histogram's claimed size never decides what is allocated):
+/// its content, or why it cannot be merged. Only the store failing is an
+/// error. For `store list`, which reads one window at a time.
+pub async fn read_one(store: &Store, obj: &WindowObject) -> Result<Fetched, AnalyzeError> {
+    if let Some(problem) = &obj.problem {
+        return Ok(Err(problem.clone()));
+    }
+    if store.is_local() {
+        let path = store.local_path(&obj.key);
+        let read = tokio::task::spawn_blocking(move || READER.with_borrow_mut(|r| r.read(path)));
+        return Ok(read.await?);
+    }
+    Ok(fetch_remote(store, obj.clone()).await?.1)
+}
+
 async fn fetch_remote(
     store: &Store,
     obj: WindowObject,
 ) -> Result<(WindowObject, Fetched), AnalyzeError> {
+    if let Some(problem) = &obj.problem {
+        let problem = problem.clone();
+        return Ok((obj, Err(problem)));
+    }
     let Some(bytes) = store.read_bytes(&obj.key).await? else {
         return Ok((obj, Err("deleted while being read".into())));
     };

@@ -41,6 +41,9 @@ pub enum V2Error {
     Corrupt(&'static str),
 }
 
+/// Counts summing past `u64::MAX`: no probe records that many values.
+const COUNTS_OVERFLOW: V2Error = V2Error::Corrupt("counts add up to more than 2^64-1");
+
 /// Reusable decoder: one per thread, buffers kept between histograms.
 pub struct V2Reader {
     raw: Vec<u8>,
@@ -166,10 +169,12 @@ fn read_counts(v2: &[u8], start: usize, out: &mut Vec<(u32, u64)>) -> Result<u64
             };
             // A foreign, coarser layout can map neighbours to one bucket.
             match out[start..].last_mut() {
-                Some(last) if last.0 == native => last.1 += count,
+                Some(last) if last.0 == native => {
+                    last.1 = last.1.checked_add(count).ok_or(COUNTS_OVERFLOW)?;
+                }
                 _ => out.push((native, count)),
             }
-            total = total.saturating_add(count);
+            total = total.checked_add(count).ok_or(COUNTS_OVERFLOW)?;
         }
         index += 1;
     }

@@ -105,9 +105,9 @@ impl AwsRouting {
             source,
         })?;
         let routing: AwsRouting =
-            serde_saphyr::from_str(&text).map_err(|e| ConfigError::Syntax {
+            crate::config::parse::yaml(&text).map_err(|message| ConfigError::Syntax {
                 file: file.to_owned(),
-                message: crate::config::one_line(&e.to_string()),
+                message,
             })?;
         let field = |field: &str, problem: &str| ConfigError::Field {
             file: file.to_owned(),

@@ -9,11 +9,13 @@ use clap::Args;
 
 use chrono::Utc;
 
+use super::time::{TimeArg, TimeRange};
 use crate::advise::unload::unload;
 use crate::advise::{self, DrainMode, Endpoints, Options, QueueModel};
 use crate::analyze::{self, Scope};
 use crate::apply::plan::Evidence;
 use crate::config::PathKind;
+use crate::probe::record::Phase;
 use crate::store::Store;
 use crate::world::topology::Topology;
 use crate::world::{Percentile, World};
@@ -30,11 +32,11 @@ pub struct AdviseArgs {
     #[arg(long, value_name = "FILE")]
     pub topology: Option<PathBuf>,
     /// With --store: windows since (a duration ago, or RFC 3339).
-    #[arg(long, default_value = "1h")]
-    pub since: String,
+    #[arg(long, default_value = "1h", value_parser = TimeArg::parse, value_name = "TIME")]
+    pub since: TimeArg,
     /// With --store: the phase whose latency is planned on.
-    #[arg(long, default_value = "warm")]
-    pub phase: String,
+    #[arg(long, value_enum, default_value = "warm", value_name = "PHASE")]
+    pub phase: Phase,
     /// Percentile whose demand-weighted mean is minimised.
     #[arg(long, value_enum, default_value = "p50")]
     pub percentile: Percentile,
@@ -139,10 +141,10 @@ async fn input_world(
         (Some(file), None, None) => Ok((World::load(file)?, file.display().to_string(), None)),
         (None, Some(url), Some(topology)) => {
             let topology = Topology::load(topology)?;
-            let phase = super::analyze::parse_phase(&args.phase)?;
+            let phase = args.phase;
             let now = Utc::now();
-            let since = super::time::parse_instant("--since", &args.since, now)?;
-            let store = Store::open(url)?;
+            let TimeRange { since, .. } = TimeRange::new(args.since, TimeArg::Now, now)?;
+            let store = Store::open_existing(url)?;
             let scope = Scope {
                 store: url.clone(),
                 since,

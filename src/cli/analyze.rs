@@ -9,7 +9,7 @@ use chrono::Utc;
 use clap::Args;
 
 use super::cloudwatch::CloudWatchArgs;
-use super::time::parse_instant;
+use super::time::{TimeRange, TimeRangeArgs};
 use crate::analyze::{self, Scope, table};
 use crate::probe::record::Phase;
 use crate::store::Store;
@@ -20,12 +20,8 @@ pub struct AnalyzeArgs {
     /// Store: file://DIR or s3://BUCKET/PREFIX.
     #[arg(long, value_name = "URL", env = "GEOLAT_STORE")]
     pub store: String,
-    /// Start of the range: a duration ago (1h) or an RFC 3339 time.
-    #[arg(long, default_value = "1h")]
-    pub since: String,
-    /// End of the range (exclusive): `now`, a duration ago, or an RFC 3339 time.
-    #[arg(long, default_value = "now")]
-    pub until: String,
+    #[command(flatten)]
+    pub range: TimeRangeArgs,
     /// Print the analysis as one JSON document (geolat-analysis/1,
     /// schemas/analysis.schema.json) instead of tables.
     #[arg(long)]
@@ -33,8 +29,8 @@ pub struct AnalyzeArgs {
     /// Phase that geo verdicts and --world-out use: dns, tcp, tls, ttfb,
     /// total, or warm (a request on a kept-alive connection: what users on
     /// long-lived connections wait for).
-    #[arg(long, default_value = "warm", value_name = "PHASE")]
-    pub phase: String,
+    #[arg(long, value_enum, default_value = "warm", value_name = "PHASE")]
+    pub phase: Phase,
     /// Topology file (geolat-topology/1): regions and geos to build a world
     /// from the measurements. Needs --world-out.
     #[arg(long, value_name = "FILE")]
@@ -51,22 +47,14 @@ pub struct AnalyzeArgs {
 
 pub async fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
     let now = Utc::now();
-    let phase = parse_phase(&args.phase)?;
-    let since = parse_instant("--since", &args.since, now)?;
-    let until = parse_instant("--until", &args.until, now)?;
-    if since >= until {
-        anyhow::bail!(
-            "--since {} is not before --until {}: give an earlier --since",
-            args.since,
-            args.until
-        );
-    }
+    let phase = args.phase;
+    let TimeRange { since, until } = args.range.resolve(now)?;
     if args.cloudwatch.cloudwatch
         && let Err(problem) = crate::publish::cloudwatch::check_timestamp(until, now)
     {
         anyhow::bail!(
             "--until {}: {problem}; analyze a more recent range or drop --cloudwatch",
-            args.until
+            args.range.until
         );
     }
     let publisher = args.cloudwatch.publisher().await?;
@@ -117,14 +105,4 @@ pub async fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
         publisher.publish(&analysis.matrix, until).await?;
     }
     Ok(())
-}
-
-pub(super) fn parse_phase(s: &str) -> anyhow::Result<Phase> {
-    Phase::ALL
-        .into_iter()
-        .find(|p| p.as_str() == s)
-        .ok_or_else(|| {
-            let names: Vec<&str> = Phase::ALL.iter().map(|p| p.as_str()).collect();
-            anyhow::anyhow!("--phase `{s}` is not one of {}", names.join(", "))
-        })
 }

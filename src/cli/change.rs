@@ -324,7 +324,7 @@ pub async fn drain_cmd(args: DrainArgs) -> anyhow::Result<()> {
         if !report.verified() {
             bail!("{report}");
         }
-        println!("{report}");
+        writeln!(std::io::stdout(), "{report}")?;
     }
     Ok(())
 }
@@ -435,7 +435,11 @@ async fn run_change(
             plan: &record.plan,
             after: record.after.as_ref(),
         };
-        println!("{}", serde_json::to_string_pretty(&shown)?);
+        writeln!(
+            std::io::stdout(),
+            "{}",
+            serde_json::to_string_pretty(&shown)?
+        )?;
     }
     let mut out = std::io::stdout();
     match outcome {

@@ -105,6 +105,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         let dur = humantime::parse_duration(dur)
             .map_err(|e| anyhow::anyhow!("--delay `{d}`: `{dur}` is not a duration ({e})"))?;
+        let most = crate::lab::timer::MAX_DELAY;
+        if dur > most {
+            anyhow::bail!(
+                "--delay `{d}`: at most {} of delay; give a shorter duration, e.g. {region}=200ms",
+                humantime::format_duration(most)
+            );
+        }
         delays.insert(region.to_owned(), dur);
     }
     let run_for = args
@@ -204,7 +211,8 @@ async fn run_loop(args: &LabArgs) -> anyhow::Result<()> {
     // `advise --store URL --topology T` takes as they are.
     let after_url = format!("{}/{AFTER_PLAN}", url.trim_end_matches('/'));
     let after_store = Store::open(&after_url)?;
-    println!(
+    writeln!(
+        std::io::stdout(),
         "geolat lab: world `{}` ({} geos, {} regions), {} samples per geo and target per round{}",
         world.name,
         world.geos.len(),
@@ -215,17 +223,19 @@ async fn run_loop(args: &LabArgs) -> anyhow::Result<()> {
         } else {
             format!(", degraded: {:?}", opts.degrade)
         }
-    );
-    println!(
+    )?;
+    writeln!(
+        std::io::stdout(),
         "round 1: every geo probes every region directly, through DNS (routed geo-nearest on the map) and through the accelerator..."
-    );
+    )?;
     let stop = super::stop_on_signal();
     let report = closed_loop::run(world, &opts, &store, &after_store, &stop).await?;
     render(&report, &mut std::io::stdout())?;
     if args.store.is_some() {
-        println!(
+        writeln!(
+            std::io::stdout(),
             "windows before the plan: {url} (advise on them: geolat advise --store {url} --since 1h --topology {BUILTIN_TOPOLOGY}); after it: {after_url}"
-        );
+        )?;
     }
     Ok(())
 }

@@ -91,7 +91,10 @@ async fn break_cmd(args: BreakArgs) -> anyhow::Result<()> {
         .await?
         .filter(|s| s.state(now) != LeaseState::Released)
     else {
-        println!("no routing lease at {at}: nothing to break");
+        writeln!(
+            std::io::stdout(),
+            "no routing lease at {at}: nothing to break"
+        )?;
         return Ok(());
     };
     let what = summary(&seen, now);
@@ -118,7 +121,7 @@ async fn break_cmd(args: BreakArgs) -> anyhow::Result<()> {
             "the routing lease at {at} changed since it was read (another run took or gave it back): not broken; see `geolat lease show`"
         );
     }
-    println!("broke the routing lease at {at}: {what}");
+    writeln!(std::io::stdout(), "broke the routing lease at {at}: {what}")?;
     Ok(())
 }
 

@@ -105,6 +105,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// A bad value for a typed argument (`--since yesterday`, `--phase rtt`)
+/// as one line naming the flag, the value and what it takes; `None` for
+/// every other clap outcome (help, version, missing or conflicting
+/// arguments), which clap reports itself.
+pub fn value_error(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let text = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        Some(ContextValue::Strings(v)) => Some(v.join(", ")),
+        _ => None,
+    };
+    let flag = text(ContextKind::InvalidArg)?;
+    let flag = flag.split([' ', '=']).next().unwrap_or(&flag).to_owned();
+    let value = text(ContextKind::InvalidValue)?;
+    match e.kind() {
+        ErrorKind::ValueValidation => {
+            let why = std::error::Error::source(e).map(|s| s.to_string())?;
+            Some(format!("{flag} `{value}`: {why}"))
+        }
+        ErrorKind::InvalidValue => {
+            let valid = text(ContextKind::ValidValue)?;
+            Some(format!("{flag} `{value}` is not one of {valid}"))
+        }
+        _ => None,
+    }
+}
+
 /// The exit status for an error: 75 when another geolat held the routing
 /// lease and nothing was applied, 1 otherwise.
 pub fn exit_code(e: &anyhow::Error) -> u8 {

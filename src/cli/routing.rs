@@ -218,10 +218,9 @@ fn render(
     out: &mut impl std::io::Write,
 ) -> std::io::Result<()> {
     if !state.dns.is_empty() {
-        writeln!(out, "Route 53 (location: region weight ...)")?;
+        writeln!(out, "Route 53 (location: region share (weight) ...)")?;
         for (location, weights) in &state.dns {
-            let w: Vec<String> = weights.iter().map(|(r, w)| format!("{r} {w}")).collect();
-            writeln!(out, "  {location:<24} {}", w.join(", "))?;
+            writeln!(out, "  {location:<24} {}", shares(weights))?;
         }
     }
     if !groups.is_empty() {
@@ -239,4 +238,50 @@ fn render(
         }
     }
     Ok(())
+}
+
+/// A location's weights as the shares of its traffic they give, beside the
+/// weights themselves: `ap-southeast-1 12.0% (10), eu-central-1 88.0% (73)`.
+/// Weights that are all zero send nothing anywhere.
+fn shares(weights: &std::collections::BTreeMap<String, u8>) -> String {
+    let total: u32 = weights.values().map(|w| u32::from(*w)).sum();
+    let parts: Vec<String> = weights
+        .iter()
+        .map(|(region, w)| {
+            let share = if total == 0 {
+                0.0
+            } else {
+                100.0 * f64::from(*w) / f64::from(total)
+            };
+            format!("{region} {share:.1}% ({w})")
+        })
+        .collect();
+    parts.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    mod regression {
+        use super::*;
+
+        /// `routing show` printed raw weights (`ap-southeast-1 10,
+        /// eu-central-1 73`), which read like percentages but are not.
+        #[test]
+        fn routing_show_prints_shares_beside_weights() {
+            let weights = [
+                ("ap-southeast-1".to_owned(), 10u8),
+                ("eu-central-1".to_owned(), 73),
+            ]
+            .into_iter()
+            .collect();
+            assert_eq!(
+                shares(&weights),
+                "ap-southeast-1 12.0% (10), eu-central-1 88.0% (73)"
+            );
+            let zero = [("eu-central-1".to_owned(), 0u8)].into_iter().collect();
+            assert_eq!(shares(&zero), "eu-central-1 0.0% (0)");
+        }
+    }
 }

@@ -5,7 +5,10 @@ use std::io::Write as _;
 use chrono::Utc;
 use clap::{Args, Subcommand};
 
-use super::time::parse_instant;
+use super::time::{TimeRange, TimeRangeArgs};
+use futures::TryStreamExt as _;
+
+use crate::analyze::source::read_one;
 use crate::store::Store;
 
 #[derive(Debug, Subcommand)]
@@ -19,12 +22,8 @@ pub struct ListArgs {
     /// Store: file://DIR or s3://BUCKET/PREFIX.
     #[arg(long, value_name = "URL", env = "GEOLAT_STORE")]
     pub store: String,
-    /// Start of the range: a duration ago (1h) or an RFC 3339 time.
-    #[arg(long, default_value = "1h")]
-    pub since: String,
-    /// End of the range (exclusive): `now`, a duration ago, or an RFC 3339 time.
-    #[arg(long, default_value = "now")]
-    pub until: String,
+    #[command(flatten)]
+    pub range: TimeRangeArgs,
     /// Print one JSON object per window instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -38,28 +37,28 @@ pub async fn run(cmd: StoreCommand) -> anyhow::Result<()> {
 
 async fn list(args: ListArgs) -> anyhow::Result<()> {
     let now = Utc::now();
-    let since = parse_instant("--since", &args.since, now)?;
-    let until = parse_instant("--until", &args.until, now)?;
-    if since >= until {
-        anyhow::bail!(
-            "--since {} is not before --until {}: give an earlier --since",
-            args.since,
-            args.until
-        );
-    }
-    let store = Store::open(&args.store)?;
-    let keys = store.list_windows(since, until).await?;
+    let TimeRange { since, until } = args.range.resolve(now)?;
+    let store = Store::open_existing(&args.store)?;
+    let mut objects = std::pin::pin!(store.window_objects(since, until));
     let mut out = std::io::stdout();
-    let mut unreadable = 0usize;
-    for key in &keys {
-        match store.read_window(key).await? {
+    let (mut listed, mut unreadable) = (0usize, 0usize);
+    while let Some(obj) = objects.try_next().await? {
+        match read_one(&store, &obj).await? {
             Ok(w) => {
-                let samples: u64 = w.targets.iter().map(|t| t.attempts).sum();
-                let errors: u64 = w.errors.iter().map(|e| e.count).sum();
+                listed += 1;
+                let samples = w
+                    .outcomes
+                    .iter()
+                    .fold(0u64, |n, o| n.saturating_add(o.attempts));
+                let errors = w
+                    .outcomes
+                    .iter()
+                    .fold(0u64, |n, o| n.saturating_add(o.errors));
+                let key = &obj.key;
                 if args.json {
                     let line = serde_json::json!({
-                        "key": key, "probe": w.probe.id, "start": w.start, "end": w.end,
-                        "targets": w.targets.len(), "series": w.series.len(),
+                        "key": key, "probe": w.probe_id, "start": w.start, "end": w.end,
+                        "targets": w.targets, "series": w.parts.len(),
                         "samples": samples, "errors": errors,
                     });
                     writeln!(out, "{line}")?;
@@ -67,28 +66,20 @@ async fn list(args: ListArgs) -> anyhow::Result<()> {
                     writeln!(
                         out,
                         "{key}  probe={} targets={} series={} samples={samples} errors={errors}",
-                        w.probe.id,
-                        w.targets.len(),
-                        w.series.len()
+                        w.probe_id,
+                        w.targets,
+                        w.parts.len()
                     )?;
                 }
             }
-            Err(bad) => {
+            Err(problem) => {
                 unreadable += 1;
-                tracing::warn!(
-                    key = bad.key,
-                    problem = bad.problem,
-                    "skipping unreadable window"
-                );
+                tracing::warn!(key = obj.key, problem, "skipping unreadable window");
             }
         }
     }
     if !args.json {
-        writeln!(
-            out,
-            "{} windows, {unreadable} unreadable (skipped)",
-            keys.len() - unreadable
-        )?;
+        writeln!(out, "{listed} windows, {unreadable} unreadable (skipped)")?;
     }
     Ok(())
 }

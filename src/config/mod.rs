@@ -2,6 +2,7 @@
 //! and nothing downstream sees a raw string. Every rejection names the file,
 //! the field and what to change.
 
+pub mod parse;
 mod raw;
 
 use std::collections::{BTreeMap, HashSet};
@@ -297,9 +298,9 @@ impl ProbeConfig {
             file: file.to_owned(),
             message: "not UTF-8 text".into(),
         })?;
-        let raw: RawConfig = serde_saphyr::from_str(&text).map_err(|e| ConfigError::Syntax {
+        let raw: RawConfig = parse::yaml(&text).map_err(|message| ConfigError::Syntax {
             file: file.to_owned(),
-            message: one_line(&e.to_string()),
+            message,
         })?;
         let base = file.parent().unwrap_or(Path::new("."));
         let mut v = Validator { file, base };

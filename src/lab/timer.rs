@@ -11,6 +11,10 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+/// The longest delay the lab injects: far beyond any real network's, and
+/// short enough that a deadline never overflows the clock.
+pub const MAX_DELAY: Duration = Duration::from_secs(3600);
+
 /// The part of each delay spent yielding instead of asleep.
 const WARM_FINISH: Duration = Duration::from_millis(2);
 
@@ -23,7 +27,12 @@ pub async fn precise_sleep(d: Duration, busy: bool) {
     if d.is_zero() {
         return;
     }
-    let deadline = Instant::now() + d;
+    // Delays are bounded by MAX_DELAY where they are parsed; one that got
+    // past that still may not overflow the clock.
+    let now = Instant::now();
+    let deadline = now
+        .checked_add(d.min(MAX_DELAY))
+        .unwrap_or(now + WARM_FINISH);
     if d > WARM_FINISH && !busy {
         tokio::time::sleep_until(deadline - WARM_FINISH).await;
     }

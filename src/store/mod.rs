@@ -31,17 +31,21 @@ use crate::window::{Window, WindowError};
 pub enum StoreError {
     #[error("store URL `{url}`: {problem}")]
     BadUrl { url: String, problem: String },
-    #[error("store {url}: {source}")]
+    /// The backend failed on `key` (an object or a prefix). One line: the
+    /// key and the cause once; `object_store` errors quote each cause they
+    /// wrap, and an S3 error's XML document is cut to its code and message.
+    #[error("store {url}: {key}: {}", describe(error))]
     Backend {
         url: String,
-        source: object_store::Error,
+        key: String,
+        error: object_store::Error,
     },
     #[error("store {url}: window {key} already exists (the same window was written before)")]
     AlreadyExists { url: String, key: String },
     #[error("cannot encode window: {0}")]
     Encode(#[from] serde_json::Error),
-    #[error("store {url}: {source}")]
-    Io { url: String, source: std::io::Error },
+    #[error("store {url}: {error}")]
+    Io { url: String, error: std::io::Error },
     #[error("store {url}: {what} is not supported here")]
     Unsupported { url: String, what: &'static str },
 }
@@ -98,6 +102,22 @@ pub struct WindowObject {
     /// mtime): how late and how skewed a window is are judged against it.
     pub last_modified: DateTime<Utc>,
     pub size: u64,
+    /// Why the listing could not open it (a symlink loop, a directory
+    /// without permission): a reader skips it and names it with this,
+    /// rather than stopping at it.
+    pub problem: Option<String>,
+}
+
+impl WindowObject {
+    /// An entry the listing found but could not open.
+    fn unopenable(key: String, problem: String) -> WindowObject {
+        WindowObject {
+            key,
+            last_modified: DateTime::<Utc>::UNIX_EPOCH,
+            size: 0,
+            problem: Some(problem),
+        }
+    }
 }
 
 impl Store {
@@ -176,10 +196,18 @@ impl Store {
     pub fn open_existing_with(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
         if !url.contains("://") || url.starts_with("file://") {
             let dir = url.strip_prefix("file://").unwrap_or(url);
-            if !dir.is_empty() && !std::path::Path::new(dir).is_dir() {
+            let path = std::path::Path::new(dir);
+            if !dir.is_empty() && !path.is_dir() {
+                let problem = if path.exists() {
+                    format!("{dir} exists and is not a directory")
+                } else {
+                    format!(
+                        "{dir} is not an existing directory; give the store that probes write to"
+                    )
+                };
                 return Err(StoreError::BadUrl {
                     url: url.to_owned(),
-                    problem: format!("{dir} is not an existing directory"),
+                    problem,
                 });
             }
         }
@@ -201,10 +229,12 @@ impl Store {
         &self.url
     }
 
-    fn backend(&self, source: object_store::Error) -> StoreError {
+    /// The backend failing on `key` (an object or a prefix).
+    fn backend_at(&self, key: &str, error: object_store::Error) -> StoreError {
         StoreError::Backend {
             url: self.url.clone(),
-            source,
+            key: key.to_owned(),
+            error,
         }
     }
 
@@ -226,7 +256,7 @@ impl Store {
                 url: self.url.clone(),
                 key,
             }),
-            Err(e) => Err(self.backend(e)),
+            Err(e) => Err(self.backend_at(&key, e)),
         }
     }
 
@@ -236,23 +266,67 @@ impl Store {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Vec<String>, StoreError> {
-        let mut keys = Vec::new();
-        for prefix in hour_prefixes(since, until) {
-            let metas: Vec<_> = self
-                .inner
-                .list(Some(&Path::from(prefix.as_str())))
-                .try_collect()
-                .await
-                .map_err(|e| self.backend(e))?;
-            for m in metas {
-                let key = m.location.to_string();
-                if key.ends_with(".json") && key_in_range(&key, since, until) {
-                    keys.push(key);
-                }
+        self.window_objects(since, until)
+            .map_ok(|o| o.key)
+            .try_collect()
+            .await
+    }
+
+    /// The hour prefixes (`windows/YYYY/MM/DD/HH/`) that exist and can hold
+    /// a window started in `[since, until)`, in order. Listed a level at a
+    /// time (years, months, days, hours) and pruned to the range at each,
+    /// so a century-long range over a store of a few days costs a few
+    /// listings, not one per hour of the century.
+    ///
+    /// A local directory that cannot be listed (no permission, a symlink
+    /// loop) is returned in the second list with why, to be named and
+    /// skipped; on S3 a failed listing is the store failing, an error.
+    pub async fn hour_prefixes_present(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<(Vec<String>, Vec<WindowObject>), StoreError> {
+        let mut level = vec![(String::from("windows/"), Vec::<u32>::new())];
+        let mut unopenable = Vec::new();
+        for depth in 0..4 {
+            let mut next = Vec::new();
+            for (prefix, parts) in level {
+                let listed = match self
+                    .inner
+                    .list_with_delimiter(Some(&Path::from(prefix.as_str())))
+                    .await
+                {
+                    Ok(listed) => listed,
+                    Err(e) if self.local.is_some() && depth > 0 => {
+                        unopenable.push(WindowObject::unopenable(
+                            prefix,
+                            format!("cannot list: {}", describe(&e)),
+                        ));
+                        continue;
+                    }
+                    Err(e) => return Err(self.backend_at(&prefix, e)),
+                };
+                let mut children: Vec<(String, Vec<u32>)> = listed
+                    .common_prefixes
+                    .iter()
+                    .filter_map(|p| {
+                        let name = p.filename()?;
+                        let width = if depth == 0 { 4 } else { 2 };
+                        if name.len() != width || !name.bytes().all(|b| b.is_ascii_digit()) {
+                            return None;
+                        }
+                        let mut parts = parts.clone();
+                        parts.push(name.parse().ok()?);
+                        let (start, end) = span(&parts)?;
+                        (start < until && end > since).then(|| (format!("{prefix}{name}/"), parts))
+                    })
+                    .collect();
+                children.sort();
+                next.extend(children);
             }
+            level = next;
         }
-        keys.sort();
-        Ok(keys)
+        Ok((level.into_iter().map(|(p, _)| p).collect(), unopenable))
     }
 
     /// Window objects that started in `[since, until)`, in key order,
@@ -263,26 +337,38 @@ impl Store {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> impl Stream<Item = Result<WindowObject, StoreError>> + '_ {
-        futures::stream::iter(hour_prefixes(since, until))
-            .then(move |prefix| async move {
+        futures::stream::once(self.hour_prefixes_present(since, until))
+            .map_ok(|(prefixes, unopenable)| {
+                let unopenable = futures::stream::iter(unopenable.into_iter().map(Hour::Named));
+                futures::stream::iter(prefixes.into_iter().map(Hour::Prefix))
+                    .chain(unopenable)
+                    .map(Ok)
+            })
+            .try_flatten()
+            .and_then(move |hour| async move {
                 let wanted =
                     move |key: &str| key.ends_with(".json") && key_in_range(key, since, until);
-                let mut hour = if self.local.is_some() {
-                    self.list_local_hour(&prefix, wanted).await?
-                } else {
-                    self.inner
-                        .list(Some(&Path::from(prefix.as_str())))
-                        .map_err(|e| self.backend(e))
-                        .try_filter_map(|m| async move {
-                            let key = m.location.to_string();
-                            Ok(wanted(&key).then_some(WindowObject {
-                                key,
-                                last_modified: m.last_modified,
-                                size: m.size,
-                            }))
-                        })
-                        .try_collect()
-                        .await?
+                let mut hour = match hour {
+                    Hour::Named(obj) => vec![obj],
+                    Hour::Prefix(prefix) if self.local.is_some() => {
+                        self.list_local_hour(&prefix, wanted).await?
+                    }
+                    Hour::Prefix(prefix) => {
+                        self.inner
+                            .list(Some(&Path::from(prefix.as_str())))
+                            .map_err(|e| self.backend_at(&prefix, e))
+                            .try_filter_map(|m| async move {
+                                let key = m.location.to_string();
+                                Ok(wanted(&key).then_some(WindowObject {
+                                    key,
+                                    last_modified: m.last_modified,
+                                    size: m.size,
+                                    problem: None,
+                                }))
+                            })
+                            .try_collect()
+                            .await?
+                    }
                 };
                 hour.sort_by(|a, b| a.key.cmp(&b.key));
                 Ok::<_, StoreError>(futures::stream::iter(hour.into_iter().map(Ok)))
@@ -304,15 +390,20 @@ impl Store {
             return Ok(Vec::new());
         };
         let prefix = prefix.to_owned();
-        let io = |source: std::io::Error| StoreError::Io {
+        let io = |error: std::io::Error| StoreError::Io {
             url: self.url.clone(),
-            source,
+            error,
         };
         let listed = tokio::task::spawn_blocking(move || {
             let entries = match std::fs::read_dir(&dir) {
                 Ok(entries) => entries,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-                Err(e) => return Err(e),
+                Err(e) => {
+                    return Ok(vec![WindowObject::unopenable(
+                        prefix,
+                        format!("cannot list: {e}"),
+                    )]);
+                }
             };
             let mut out = Vec::new();
             for entry in entries {
@@ -324,17 +415,33 @@ impl Store {
                 if !wanted(&key) {
                     continue;
                 }
-                let meta = match entry.metadata() {
-                    Ok(m) if m.is_file() => m,
-                    // Deleted since the directory was read, or not a file.
-                    Ok(_) => continue,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(e),
+                // Through a symlink to what it names: a window may be a
+                // link, and a link that leads nowhere is named, not skipped.
+                let meta = match entry.file_type() {
+                    Ok(t) if t.is_symlink() => std::fs::metadata(entry.path()),
+                    _ => entry.metadata(),
+                };
+                let meta = match meta.and_then(|m| Ok((m.is_file(), m.modified()?, m.len()))) {
+                    Ok((true, modified, len)) => (modified, len),
+                    // Not a file (a directory named like a window).
+                    Ok((false, ..)) => continue,
+                    // Deleted since the directory was read.
+                    Err(e)
+                        if e.kind() == std::io::ErrorKind::NotFound
+                            && !entry.path().is_symlink() =>
+                    {
+                        continue;
+                    }
+                    Err(e) => {
+                        out.push(WindowObject::unopenable(key, format!("cannot open: {e}")));
+                        continue;
+                    }
                 };
                 out.push(WindowObject {
                     key,
-                    last_modified: meta.modified()?.into(),
-                    size: meta.len(),
+                    last_modified: meta.0.into(),
+                    size: meta.1,
+                    problem: None,
                 });
             }
             Ok(out)
@@ -351,9 +458,12 @@ impl Store {
         let got = match self.inner.get(&Path::from(key)).await {
             Ok(got) => got,
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
-            Err(e) => return Err(self.backend(e)),
+            Err(e) => return Err(self.backend_at(key, e)),
         };
-        got.bytes().await.map(Some).map_err(|e| self.backend(e))
+        got.bytes()
+            .await
+            .map(Some)
+            .map_err(|e| self.backend_at(key, e))
     }
 
     /// Writes `bytes` under `key` only if nothing is there yet (S3: a
@@ -372,7 +482,7 @@ impl Store {
         {
             Ok(_) => Ok(true),
             Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
-            Err(e) => Err(self.backend(e)),
+            Err(e) => Err(self.backend_at(key, e)),
         }
     }
 
@@ -383,10 +493,10 @@ impl Store {
         let got = match self.inner.get(&Path::from(key)).await {
             Ok(got) => got,
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
-            Err(e) => return Err(self.backend(e)),
+            Err(e) => return Err(self.backend_at(key, e)),
         };
         let meta = got.meta.clone();
-        let bytes = got.bytes().await.map_err(|e| self.backend(e))?;
+        let bytes = got.bytes().await.map_err(|e| self.backend_at(key, e))?;
         let version = if self.local.is_some() {
             Version {
                 e_tag: Some(local_cas::digest(&bytes)),
@@ -432,7 +542,7 @@ impl Store {
             Err(
                 object_store::Error::Precondition { .. } | object_store::Error::NotFound { .. },
             ) => Ok(false),
-            Err(e) => Err(self.backend(e)),
+            Err(e) => Err(self.backend_at(key, e)),
         }
     }
 
@@ -465,9 +575,9 @@ impl Store {
         &self,
         work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let io = |source: std::io::Error| StoreError::Io {
+        let io = |error: std::io::Error| StoreError::Io {
             url: self.url.clone(),
-            source,
+            error,
         };
         tokio::task::spawn_blocking(work)
             .await
@@ -479,7 +589,7 @@ impl Store {
     pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
         match self.inner.delete(&Path::from(key)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(self.backend(e)),
+            Err(e) => Err(self.backend_at(key, e)),
         }
     }
 
@@ -491,7 +601,7 @@ impl Store {
             .map_ok(|m| m.location.to_string())
             .try_collect()
             .await
-            .map_err(|e| self.backend(e))?;
+            .map_err(|e| self.backend_at(prefix, e))?;
         keys.sort();
         Ok(keys)
     }
@@ -520,8 +630,8 @@ impl Store {
             .inner
             .get(&Path::from(key))
             .await
-            .map_err(|e| self.backend(e))?;
-        let bytes = got.bytes().await.map_err(|e| self.backend(e))?;
+            .map_err(|e| self.backend_at(key, e))?;
+        let bytes = got.bytes().await.map_err(|e| self.backend_at(key, e))?;
         Ok(
             Window::from_json(&bytes).map_err(|e: WindowError| Unreadable {
                 key: key.to_owned(),
@@ -529,6 +639,76 @@ impl Store {
             }),
         )
     }
+}
+
+/// An `object_store` error in one line: each cause once (outer messages
+/// quote the ones they wrap), an S3 error document cut to its code and
+/// message, at most [`MAX_CAUSE`] characters.
+fn describe(e: &object_store::Error) -> String {
+    let mut texts = Vec::new();
+    let mut cause: Option<&dyn std::error::Error> = Some(e);
+    while let Some(c) = cause {
+        texts.push(squash(&c.to_string()));
+        cause = c.source();
+    }
+    let mut out = String::new();
+    for (i, text) in texts.iter().enumerate() {
+        let mut own = text.as_str();
+        if let Some(inner) = texts.get(i + 1).filter(|t| !t.is_empty())
+            && let Some(at) = own.find(inner.as_str())
+        {
+            own = own[..at].trim_end_matches([' ', ':', ',']);
+        }
+        if own.is_empty() || out.contains(own) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(own);
+    }
+    if out.chars().count() > MAX_CAUSE {
+        out = out.chars().take(MAX_CAUSE).collect::<String>() + "...";
+    }
+    out
+}
+
+/// The longest cause a store error quotes.
+const MAX_CAUSE: usize = 300;
+
+/// One line of `text`, an S3 error document in it reduced to its `Code`
+/// and `Message`.
+fn squash(text: &str) -> String {
+    let text = match text.find("<?xml").or_else(|| text.find("<Error>")) {
+        Some(at) => {
+            let tag = |t: &str| {
+                let open = format!("<{t}>");
+                let from = text.find(&open)? + open.len();
+                let to = text[from..].find(&format!("</{t}>"))? + from;
+                Some(text[from..to].trim().to_owned())
+            };
+            let document = match (tag("Code"), tag("Message")) {
+                (Some(code), Some(message)) => format!("{code}: {message}"),
+                (Some(one), None) | (None, Some(one)) => one,
+                (None, None) => "an error document".to_owned(),
+            };
+            let head = text[..at].trim_end_matches([' ', ':', ',', '\n']);
+            if head.is_empty() {
+                document
+            } else {
+                format!("{head}: {document}")
+            }
+        }
+        None => text.to_owned(),
+    };
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// What a listing walks: an hour prefix to list, or an entry above the
+/// hours that could not be listed, to name.
+enum Hour {
+    Prefix(String),
+    Named(WindowObject),
 }
 
 /// `windows/YYYY/MM/DD/HH/<start>_<probe>_<digest12>.json`. The start time
@@ -559,7 +739,28 @@ fn hour_prefix(t: DateTime<Utc>) -> String {
     t.format("windows/%Y/%m/%d/%H/").to_string()
 }
 
-/// Every hour prefix that can hold a window started in `[since, until)`.
+/// The time a prefix's `[year, month, day, hour]` (or a leading part of
+/// it) covers: `[start, end)`. `None` for a name that is no date.
+fn span(parts: &[u32]) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    use chrono::{Months, NaiveDate};
+    let year = i32::try_from(*parts.first()?).ok()?;
+    let month = parts.get(1).copied();
+    let day = parts.get(2).copied();
+    let hour = parts.get(3).copied();
+    let date = NaiveDate::from_ymd_opt(year, month.unwrap_or(1), day.unwrap_or(1))?;
+    let start = date.and_hms_opt(hour.unwrap_or(0), 0, 0)?.and_utc();
+    let end = match (month, day, hour) {
+        (None, _, _) => start.checked_add_months(Months::new(12))?,
+        (Some(_), None, _) => start.checked_add_months(Months::new(1))?,
+        (Some(_), Some(_), None) => start.checked_add_signed(ChronoDuration::days(1))?,
+        (Some(_), Some(_), Some(_)) => start.checked_add_signed(ChronoDuration::hours(1))?,
+    };
+    Some((start, end))
+}
+
+/// Every hour prefix that can hold a window started in `[since, until)`
+/// (every hour, whether or not it exists: for benchmarks and tests;
+/// listings use [`Store::hour_prefixes_present`]).
 pub fn hour_prefixes(since: DateTime<Utc>, until: DateTime<Utc>) -> Vec<String> {
     let mut out = Vec::new();
     let Some(mut t) = since
@@ -682,5 +883,74 @@ mod tests {
         // truncated to before it; it is still in range.
         let since: DateTime<Utc> = "2026-11-29T21:40:00.1232Z".parse().unwrap();
         assert!(key_in_range(&k("20261129T214000.123Z"), since, until));
+    }
+
+    mod regression {
+        use super::*;
+
+        #[derive(Debug)]
+        struct Layer {
+            text: String,
+            inner: Option<Box<Layer>>,
+        }
+
+        impl fmt::Display for Layer {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.text)
+            }
+        }
+
+        impl std::error::Error for Layer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                self.inner.as_deref().map(|l| l as _)
+            }
+        }
+
+        /// Store errors repeated their cause three or four times in
+        /// 600-2,000 characters of XML; now one line with the key and
+        /// the cause once.
+        #[test]
+        fn a_store_error_is_one_line_with_the_key_and_the_cause_once() {
+            let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code>\n<Message>Access Denied</Message><RequestId>ABC</RequestId><HostId>\
+                       xyz</HostId></Error>";
+            let body = format!("Server returned non-2xx status code: 403 Forbidden: {xml}");
+            let retry = format!("Error after 0 retries in 12ms, max_retries:10: {body}");
+            let get = format!("Error performing GET http://s3/bucket/windows/k.json: {retry}");
+            let chain = Layer {
+                text: get.clone(),
+                inner: Some(Box::new(Layer {
+                    text: retry.clone(),
+                    inner: Some(Box::new(Layer {
+                        text: body,
+                        inner: None,
+                    })),
+                })),
+            };
+            let e = StoreError::Backend {
+                url: "s3://bucket".into(),
+                key: "windows/k.json".into(),
+                error: object_store::Error::Generic {
+                    store: "S3",
+                    source: Box::new(chain),
+                },
+            };
+            let text = anyhow::Error::from(e).to_string();
+            assert!(!text.contains('\n'), "{text}");
+            assert!(
+                text.starts_with("store s3://bucket: windows/k.json: "),
+                "{text}"
+            );
+            assert_eq!(
+                text.matches("AccessDenied: Access Denied").count(),
+                1,
+                "{text}"
+            );
+            assert_eq!(text.matches("403 Forbidden").count(), 1, "{text}");
+            assert!(
+                !text.contains("<Error>") && !text.contains("RequestId"),
+                "{text}"
+            );
+            assert!(text.len() < 400, "{} characters: {text}", text.len());
+        }
     }
 }

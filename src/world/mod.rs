@@ -159,10 +159,11 @@ impl World {
 
     /// Parses and validates; `name` is how errors refer to the input.
     pub fn from_json(bytes: &[u8], name: &str) -> Result<World, WorldError> {
-        let world: World = serde_json::from_slice(bytes).map_err(|e| WorldError::Parse {
-            file: name.to_owned(),
-            message: e.to_string(),
-        })?;
+        let world: World =
+            crate::config::parse::json(bytes).map_err(|message| WorldError::Parse {
+                file: name.to_owned(),
+                message,
+            })?;
         world.validate(name)?;
         Ok(world)
     }

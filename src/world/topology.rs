@@ -76,10 +76,11 @@ impl Topology {
 
     /// Parses and validates; `name` is how errors refer to the input.
     pub fn from_json(bytes: &[u8], name: &str) -> Result<Topology, TopologyError> {
-        let t: Topology = serde_json::from_slice(bytes).map_err(|e| TopologyError::Parse {
-            file: name.to_owned(),
-            message: e.to_string(),
-        })?;
+        let t: Topology =
+            crate::config::parse::json(bytes).map_err(|message| TopologyError::Parse {
+                file: name.to_owned(),
+                message,
+            })?;
         t.validate(name)?;
         Ok(t)
     }
