@@ -296,19 +296,7 @@ mod tests {
     }
 
     fn routing_of(dns: &[(&str, &[(&str, u8)])], dials: &[(&str, f64)]) -> RoutingState {
-        RoutingState {
-            dns: dns
-                .iter()
-                .map(|(l, ws)| {
-                    (
-                        l.to_string(),
-                        ws.iter().map(|(r, w)| (r.to_string(), *w)).collect(),
-                    )
-                })
-                .collect(),
-            accelerator: dials.iter().map(|(r, d)| (r.to_string(), *d)).collect(),
-        }
-        .normalized()
+        RoutingState::of(dns, dials).normalized()
     }
 
     /// Regression (issue 9, point 12): with two regions drained, restoring

@@ -446,18 +446,7 @@ mod tests {
     use super::*;
 
     fn state(dns: &[(&str, &[(&str, u8)])], dials: &[(&str, f64)]) -> RoutingState {
-        RoutingState {
-            dns: dns
-                .iter()
-                .map(|(l, ws)| {
-                    (
-                        l.to_string(),
-                        ws.iter().map(|(r, w)| (r.to_string(), *w)).collect(),
-                    )
-                })
-                .collect(),
-            accelerator: dials.iter().map(|(r, d)| (r.to_string(), *d)).collect(),
-        }
+        RoutingState::of(dns, dials)
     }
 
     fn live(state: RoutingState) -> Live {

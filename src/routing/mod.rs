@@ -86,6 +86,26 @@ impl RoutingState {
     }
 }
 
+#[cfg(test)]
+impl RoutingState {
+    /// A state from `(location, [(region, weight)])` and `(region, dial)`
+    /// pairs: how unit tests write one.
+    pub(crate) fn of(dns: &[(&str, &[(&str, u8)])], dials: &[(&str, f64)]) -> RoutingState {
+        RoutingState {
+            dns: dns
+                .iter()
+                .map(|(l, ws)| {
+                    (
+                        l.to_string(),
+                        ws.iter().map(|(r, w)| (r.to_string(), *w)).collect(),
+                    )
+                })
+                .collect(),
+            accelerator: dials.iter().map(|(r, d)| (r.to_string(), *d)).collect(),
+        }
+    }
+}
+
 /// Weights as the fraction of traffic each region gets; None when they
 /// send no traffic at all.
 fn fractions(weights: &BTreeMap<String, u8>) -> Option<BTreeMap<String, f64>> {

@@ -220,18 +220,7 @@ async fn sigterm_stops_the_window_and_keeps_what_was_measured() {
         .expect("exits soon after SIGTERM")
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    let store = Store::open(&store_url).unwrap();
-    let now = chrono::Utc::now();
-    let keys = store
-        .list_windows(
-            now - chrono::Duration::hours(1),
-            now + chrono::Duration::hours(1),
-        )
-        .await
-        .unwrap();
-    assert_eq!(keys.len(), 1);
-    let w = store.read_window(&keys[0]).await.unwrap().unwrap();
-    assert!(w.interrupted);
+    let w = the_interrupted_window(&store_url).await;
     let attempts: u64 = w.targets.iter().map(|t| t.attempts).sum();
     assert!(attempts > 0 && attempts < 400, "{attempts}");
     lab.shutdown(Duration::ZERO).await;
@@ -385,12 +374,27 @@ async fn every_command_has_accurate_help() {
     assert!(stderr(&o).contains("--config"));
 }
 
+/// The one window a stopped run stored in `store_url`, marked interrupted.
+async fn the_interrupted_window(store_url: &str) -> geolat::window::Window {
+    let store = Store::open(store_url).unwrap();
+    let now = chrono::Utc::now();
+    let keys = store
+        .list_windows(
+            now - chrono::Duration::hours(1),
+            now + chrono::Duration::hours(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1);
+    let w = store.read_window(&keys[0]).await.unwrap().unwrap();
+    assert!(w.interrupted);
+    w
+}
+
 /// Issue 10's regressions in the probe's command line and shutdown.
 #[cfg(unix)]
 mod regression {
     use std::time::Duration;
-
-    use geolat::store::Store;
 
     use super::{lab_config, stderr, util};
 
@@ -429,18 +433,7 @@ mod regression {
             .expect("exits promptly after SIGTERM")
             .unwrap();
         assert!(o.status.success(), "{}", stderr(&o));
-        let store = Store::open(&store_url).unwrap();
-        let now = chrono::Utc::now();
-        let keys = store
-            .list_windows(
-                now - chrono::Duration::hours(1),
-                now + chrono::Duration::hours(1),
-            )
-            .await
-            .unwrap();
-        assert_eq!(keys.len(), 1);
-        let w = store.read_window(&keys[0]).await.unwrap().unwrap();
-        assert!(w.interrupted);
+        super::the_interrupted_window(&store_url).await;
         lab.shutdown(Duration::ZERO).await;
     }
 
