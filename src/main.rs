@@ -24,16 +24,17 @@ fn runtime_for(cli: &geolat::cli::Cli) -> tokio::runtime::Builder {
 }
 
 fn main() -> ExitCode {
-    let cli = match geolat::cli::Cli::try_parse() {
+    let args: Vec<_> = std::env::args_os().collect();
+    let cli = match geolat::cli::Cli::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(e) => match geolat::cli::value_error(&e) {
-            // A value that is no time, no phase, out of range: a mistake in
-            // the input, told in one line like every other.
-            Some(line) => {
-                eprintln!("error: {line}");
-                return ExitCode::FAILURE;
+        // A mistake in the command line: one line like every other error
+        // (JSON under `--log-format json`); help, version and a person's
+        // usage mistakes are clap's own.
+        Err(e) => match geolat::cli::refused(&e, &args) {
+            Some(r) => {
+                geolat::telemetry::print_error(r.format, &r.line);
+                return ExitCode::from(r.status);
             }
-            // Help, version, and mistakes in the command line's shape: clap's.
             None => e.exit(),
         },
     };

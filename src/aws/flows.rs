@@ -15,6 +15,7 @@
 //! says the drain could not be verified.
 
 use std::fmt;
+use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 use aws_config::Region;
@@ -212,21 +213,60 @@ pub async fn wait_drained(
     wait: Duration,
     poll: Duration,
 ) -> Result<DrainReport, RoutingError> {
-    let started = SystemTime::now();
-    let deadline = tokio::time::Instant::now() + wait;
-    let report = |outcome| DrainReport {
+    let flows = CloudWatchFlows {
+        client,
+        accelerator_id,
+        region,
+    };
+    let outcome = wait_for(&flows, below, wait, poll).await?;
+    Ok(DrainReport {
         region: region.to_owned(),
         accelerator_id: accelerator_id.to_owned(),
         below,
         wait,
         outcome,
-    };
+    })
+}
+
+/// Where a drain wait reads a region's new flows: CloudWatch, or in the
+/// tests a script run on tokio's paused clock.
+trait FlowSource {
+    /// The most recent minute's new flows, `None` when there is no
+    /// datapoint (see [`new_flows`]).
+    fn recent(&self) -> impl Future<Output = Result<Option<f64>, RoutingError>> + Send;
+    /// Whether the series had any datapoint in the day before `until`.
+    fn had(&self, until: SystemTime) -> impl Future<Output = Result<bool, RoutingError>> + Send;
+}
+
+struct CloudWatchFlows<'a> {
+    client: &'a Client,
+    accelerator_id: &'a str,
+    region: &'a str,
+}
+
+impl FlowSource for CloudWatchFlows<'_> {
+    fn recent(&self) -> impl Future<Output = Result<Option<f64>, RoutingError>> + Send {
+        new_flows(self.client, self.accelerator_id, self.region)
+    }
+    fn had(&self, until: SystemTime) -> impl Future<Output = Result<bool, RoutingError>> + Send {
+        had_flows(self.client, self.accelerator_id, self.region, until)
+    }
+}
+
+/// The wait itself: read, and while flows are above `below`, sleep `poll`
+/// and read again, until `wait` has passed.
+async fn wait_for(
+    flows: &impl FlowSource,
+    below: f64,
+    wait: Duration,
+    poll: Duration,
+) -> Result<DrainOutcome, RoutingError> {
+    let started = SystemTime::now();
+    let deadline = tokio::time::Instant::now() + wait;
     loop {
-        let outcome = match new_flows(client, accelerator_id, region).await? {
+        return Ok(match flows.recent().await? {
             Some(flows) if flows <= below => DrainOutcome::Below { flows },
-            None if had_flows(client, accelerator_id, region, started).await? => {
-                DrainOutcome::NoFlows
-            }
+            None if flows.had(started).await? => DrainOutcome::NoFlows,
             None => DrainOutcome::Unverified,
             Some(flows) if tokio::time::Instant::now() >= deadline => {
                 DrainOutcome::StillFlowing { flows }
@@ -235,8 +275,7 @@ pub async fn wait_drained(
                 tokio::time::sleep(poll).await;
                 continue;
             }
-        };
-        return Ok(report(outcome));
+        });
     }
 }
 
@@ -253,4 +292,90 @@ pub async fn wait_below(
 ) -> Result<String, RoutingError> {
     let report = wait_drained(client, accelerator_id, region, below, wait, poll).await?;
     Ok(report.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// Answers `readings` one per read (the last one from then on), and
+    /// whether the series existed; notes when each read happened.
+    struct Script {
+        readings: Mutex<Vec<Option<f64>>>,
+        existed: bool,
+        start: tokio::time::Instant,
+        reads: Mutex<Vec<Duration>>,
+    }
+
+    impl Script {
+        fn new(readings: &[Option<f64>], existed: bool) -> Self {
+            Script {
+                readings: Mutex::new(readings.iter().rev().copied().collect()),
+                existed,
+                start: tokio::time::Instant::now(),
+                reads: Mutex::new(Vec::new()),
+            }
+        }
+        fn reads(&self) -> Vec<u64> {
+            self.reads
+                .lock()
+                .unwrap()
+                .iter()
+                .map(Duration::as_secs)
+                .collect()
+        }
+    }
+
+    impl FlowSource for Script {
+        fn recent(&self) -> impl Future<Output = Result<Option<f64>, RoutingError>> + Send {
+            self.reads.lock().unwrap().push(self.start.elapsed());
+            let mut readings = self.readings.lock().unwrap();
+            let next = if readings.len() > 1 {
+                readings.pop().unwrap()
+            } else {
+                readings[0]
+            };
+            std::future::ready(Ok(next))
+        }
+        fn had(&self, _: SystemTime) -> impl Future<Output = Result<bool, RoutingError>> + Send {
+            std::future::ready(Ok(self.existed))
+        }
+    }
+
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    /// Flows fall 120 -> 40 -> 3 per minute: the wait reads every minute
+    /// and ends at the third read, 2 minutes in, on tokio's paused clock.
+    #[tokio::test(start_paused = true)]
+    async fn the_wait_ends_when_flows_fall_below() {
+        let flows = Script::new(&[Some(120.0), Some(40.0), Some(3.0)], true);
+        let got = wait_for(&flows, 5.0, 10 * MINUTE, MINUTE).await.unwrap();
+        assert_eq!(got, DrainOutcome::Below { flows: 3.0 });
+        assert_eq!(flows.reads(), [0, 60, 120]);
+    }
+
+    /// Flows that never fall are reported after the whole wait, still
+    /// flowing, with the last figure read.
+    #[tokio::test(start_paused = true)]
+    async fn flows_that_never_fall_are_reported_after_the_wait() {
+        let flows = Script::new(&[Some(90.0)], true);
+        let got = wait_for(&flows, 5.0, 10 * MINUTE, MINUTE).await.unwrap();
+        assert_eq!(got, DrainOutcome::StillFlowing { flows: 90.0 });
+        assert_eq!(flows.reads(), (0..=10).map(|m| m * 60).collect::<Vec<_>>());
+    }
+
+    /// No datapoint: no flows when the series exists, unverified when it
+    /// never did (a wrong accelerator, region or metrics region).
+    #[tokio::test(start_paused = true)]
+    async fn no_datapoint_is_no_flows_only_where_the_series_exists() {
+        let flows = Script::new(&[Some(50.0), None], true);
+        let got = wait_for(&flows, 5.0, 10 * MINUTE, MINUTE).await.unwrap();
+        assert_eq!(got, DrainOutcome::NoFlows);
+        let missing = Script::new(&[None], false);
+        let got = wait_for(&missing, 5.0, 10 * MINUTE, MINUTE).await.unwrap();
+        assert_eq!(got, DrainOutcome::Unverified);
+        assert_eq!(missing.reads(), [0]);
+    }
 }

@@ -369,20 +369,7 @@ impl Route53 {
     }
 
     async fn wait_in_sync(&self, id: &str, status: &ChangeStatus) -> Result<(), RoutingError> {
-        let deadline = tokio::time::Instant::now() + self.wait.timeout;
-        let mut status = status.clone();
-        while status != ChangeStatus::Insync {
-            if tokio::time::Instant::now() >= deadline {
-                return Err(api(
-                    format!("waiting for change {id}"),
-                    format!(
-                        "still {} after {:?}: it was accepted and Route 53 will finish it; check `geolat routing show`",
-                        status.as_str(),
-                        self.wait.timeout
-                    ),
-                ));
-            }
-            tokio::time::sleep(self.wait.every).await;
+        wait_in_sync(id, status.clone(), self.wait, || async {
             let got = self
                 .client
                 .get_change()
@@ -390,12 +377,44 @@ impl Route53 {
                 .send()
                 .await
                 .map_err(|e| api(format!("polling change {id}"), describe(&e)))?;
-            if let Some(info) = got.change_info() {
-                status = info.status().clone();
-            }
-        }
-        Ok(())
+            Ok(got.change_info().map(|info| info.status().clone()))
+        })
+        .await
     }
+}
+
+/// Polls change `id` through `poll` every `wait.every` until it is INSYNC,
+/// or fails once `wait.timeout` has passed (the change was accepted and
+/// Route 53 will finish it; the error says so). `poll` answers the
+/// change's status, or `None` when Route 53 said nothing of it.
+async fn wait_in_sync<F, Fut>(
+    id: &str,
+    mut status: ChangeStatus,
+    wait: SyncWait,
+    mut poll: F,
+) -> Result<(), RoutingError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<ChangeStatus>, RoutingError>>,
+{
+    let deadline = tokio::time::Instant::now() + wait.timeout;
+    while status != ChangeStatus::Insync {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(api(
+                format!("waiting for change {id}"),
+                format!(
+                    "still {} after {:?}: it was accepted and Route 53 will finish it; check `geolat routing show`",
+                    status.as_str(),
+                    wait.timeout
+                ),
+            ));
+        }
+        tokio::time::sleep(wait.every).await;
+        if let Some(now) = poll().await? {
+            status = now;
+        }
+    }
+    Ok(())
 }
 
 /// A listed record set as a layout record. Only called for geolat's own
@@ -482,6 +501,72 @@ fn to_sdk(r: &Record) -> Result<ResourceRecordSet, RoutingError> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// A change that stays PENDING for three polls is waited for exactly
+    /// three intervals, on tokio's paused clock.
+    #[tokio::test(start_paused = true)]
+    async fn a_pending_change_is_polled_until_insync() {
+        let polls = AtomicU32::new(0);
+        let start = tokio::time::Instant::now();
+        let wait = SyncWait::default();
+        wait_in_sync("C1", ChangeStatus::Pending, wait, || async {
+            let n = polls.fetch_add(1, Ordering::SeqCst) + 1;
+            Ok(Some(if n < 3 {
+                ChangeStatus::Pending
+            } else {
+                ChangeStatus::Insync
+            }))
+        })
+        .await
+        .unwrap();
+        assert_eq!(polls.load(Ordering::SeqCst), 3);
+        assert_eq!(start.elapsed(), wait.every * 3);
+    }
+
+    /// A change that never syncs fails after the 5-minute bound, saying it
+    /// was accepted, and the poll that failed in between is an error at once.
+    #[tokio::test(start_paused = true)]
+    async fn a_change_that_never_syncs_fails_after_the_timeout() {
+        let polls = AtomicU32::new(0);
+        let start = tokio::time::Instant::now();
+        let wait = SyncWait::default();
+        let e = wait_in_sync("C2", ChangeStatus::Pending, wait, || async {
+            polls.fetch_add(1, Ordering::SeqCst);
+            Ok(None)
+        })
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("still PENDING after 300s"), "{e}");
+        assert!(e.contains("Route 53 will finish it"), "{e}");
+        assert_eq!(start.elapsed(), wait.timeout);
+        assert_eq!(polls.load(Ordering::SeqCst), 150);
+        let failing = wait_in_sync("C3", ChangeStatus::Pending, wait, || async {
+            Err(api("polling change C3", "connection reset".into()))
+        })
+        .await
+        .unwrap_err();
+        assert!(
+            failing.to_string().contains("connection reset"),
+            "{failing}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_insync_change_is_not_polled() {
+        let polls = AtomicU32::new(0);
+        let start = tokio::time::Instant::now();
+        wait_in_sync("C4", ChangeStatus::Insync, SyncWait::default(), || async {
+            polls.fetch_add(1, Ordering::SeqCst);
+            Ok(Some(ChangeStatus::Insync))
+        })
+        .await
+        .unwrap();
+        assert_eq!(polls.load(Ordering::SeqCst), 0);
+        assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+
     use super::*;
 
     fn record(set_id: &str, weight: u8, value: &str) -> Record {

@@ -105,11 +105,79 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// A command line clap refused, as geolat reports it: one line, in the log
+/// format the command line asked for, and an exit status.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub format: LogFormat,
+    pub line: String,
+    pub status: u8,
+}
+
+/// How to report what clap said of `args`: `None` when clap should print it
+/// itself (help, version, and usage mistakes for a person, with clap's
+/// usage and tips). A bad value (`--since yesterday`) is one line naming the
+/// flag, the value and what it takes (status 1, as any other bad input);
+/// under `--log-format json` every refusal is one JSON line (status 2 for
+/// usage mistakes, as clap's own), so a log pipeline parses it too.
+pub fn refused(e: &clap::Error, args: &[std::ffi::OsString]) -> Option<Refusal> {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        return None;
+    }
+    let format = requested_format(args);
+    if let Some(line) = value_error(e) {
+        return Some(Refusal {
+            format,
+            line,
+            status: 1,
+        });
+    }
+    if format == LogFormat::Human {
+        return None;
+    }
+    let rendered = e.render().to_string();
+    let first = rendered.lines().next().unwrap_or_default();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    Some(Refusal {
+        format,
+        line: format!("{first} (see `geolat --help`)"),
+        status: 2,
+    })
+}
+
+/// The `--log-format` a command line clap could not parse asked for: the
+/// flag is global, so it is looked for anywhere before a `--`.
+fn requested_format(args: &[std::ffi::OsString]) -> LogFormat {
+    let mut args = args.iter().filter_map(|a| a.to_str());
+    let mut format = LogFormat::Human;
+    while let Some(arg) = args.next() {
+        let value = match arg {
+            "--" => break,
+            "--log-format" => args.next(),
+            _ => arg.strip_prefix("--log-format="),
+        };
+        if let Some(v) = value {
+            format = if v == "json" {
+                LogFormat::Json
+            } else {
+                LogFormat::Human
+            };
+        }
+    }
+    format
+}
+
 /// A bad value for a typed argument (`--since yesterday`, `--phase rtt`)
 /// as one line naming the flag, the value and what it takes; `None` for
 /// every other clap outcome (help, version, missing or conflicting
-/// arguments), which clap reports itself.
-pub fn value_error(e: &clap::Error) -> Option<String> {
+/// arguments).
+fn value_error(e: &clap::Error) -> Option<String> {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
     let text = |kind| match e.get(kind) {
         Some(ContextValue::String(s)) => Some(s.clone()),

@@ -16,11 +16,11 @@ use crate::config::{
     self, DnsProtocol, DnsSettings, ProbeConfig, ProbeIdentity, ProbeSettings, ServedBy, Target,
     Timeouts, TlsSettings, WindowSpec,
 };
+use crate::probe::Prober;
 use crate::probe::record::Phase;
-use crate::probe::{Prober, ecs};
 use crate::store::Store;
 use crate::window::Window;
-use crate::window::measure::{Measured, Run, measure};
+use crate::window::measure::{Measured, Run, audit, measure};
 use crate::window::summary::{self, render_table};
 
 #[derive(Debug, Args)]
@@ -300,9 +300,9 @@ async fn configured(args: &ProbeArgs, file: &std::path::Path) -> anyhow::Result<
     })
     .await
     .context("cannot encode the window")?;
-    if let Some(audit) = &cfg.ecs_audit {
-        window.dns_audit = ecs::audit(
-            audit,
+    if let Some(ecs) = &cfg.ecs_audit {
+        window.dns_audit = audit(
+            ecs,
             &cfg.settings.served_by,
             cfg.settings.timeouts.dns,
             &stop,

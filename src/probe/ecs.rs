@@ -2,16 +2,39 @@
 //! client subnet? One probe can check the answers for every geo.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use futures::StreamExt as _;
+use ipnet::IpNet;
 use tokio_util::sync::CancellationToken;
 
 use super::dns::{query_with_subnet, rcode_class, rcode_name};
-use super::record::{ErrorClass, micros};
-use crate::config::{EcsAudit, ServedBy};
-use crate::window::AuditEntry;
-use crate::window::codec::{self, CodecError};
+use super::record::ErrorClass;
+use crate::config::EcsAudit;
+
+/// What one name server answered for one client subnet over the audit's
+/// samples: answers grouped by (rcode, address set), since weighted
+/// records can answer differently between samples. The window keeps it as
+/// its `dns_audit` entries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairAnswers {
+    pub nameserver: SocketAddr,
+    pub subnet: IpNet,
+    pub answers: Vec<AnswerGroup>,
+    /// Failed queries and failing rcodes, by class.
+    pub errors: BTreeMap<ErrorClass, u64>,
+}
+
+/// One distinct answer and how long each query that got it took.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnswerGroup {
+    /// The rcode's mnemonic, as dig prints it (`NOERROR`).
+    pub rcode: String,
+    /// Sorted.
+    pub addresses: Vec<IpAddr>,
+    pub elapsed: Vec<Duration>,
+}
 
 /// (name server, subnet) pairs audited at once: every pair's queries run
 /// one after another, so a silent name server costs one pair's timeouts,
@@ -23,54 +46,44 @@ const PAIRS_AT_ONCE: usize = 16;
 /// flight are dropped) with what was answered so far.
 pub async fn audit(
     cfg: &EcsAudit,
-    served_by: &ServedBy,
-    timeout: std::time::Duration,
+    timeout: Duration,
     stop: &CancellationToken,
-) -> Result<Vec<AuditEntry>, CodecError> {
+) -> Vec<PairAnswers> {
     let mut jobs = Vec::new();
     for ns in &cfg.nameservers {
         for subnet in &cfg.subnets {
             let (ns, subnet) = (*ns, *subnet);
             jobs.push(async move {
                 tokio::select! {
-                    entries = pair(cfg, served_by, ns, subnet, timeout, stop) => entries,
-                    _ = stop.cancelled() => Ok(Vec::new()),
+                    answers = pair(cfg, ns, subnet, timeout, stop) => Some(answers),
+                    _ = stop.cancelled() => None,
                 }
             });
         }
     }
     // `buffered` keeps the pairs in config order in the window.
-    let done: Vec<Result<Vec<AuditEntry>, CodecError>> = futures::stream::iter(jobs)
+    let done: Vec<Option<PairAnswers>> = futures::stream::iter(jobs)
         .buffered(PAIRS_AT_ONCE)
         .collect()
         .await;
-    let mut entries = Vec::new();
-    for d in done {
-        entries.extend(d?);
-    }
-    Ok(entries)
+    done.into_iter().flatten().collect()
 }
 
 /// One (name server, subnet) pair's queries, grouped by answer.
 async fn pair(
     cfg: &EcsAudit,
-    served_by: &ServedBy,
-    ns: std::net::SocketAddr,
-    subnet: ipnet::IpNet,
-    timeout: std::time::Duration,
+    nameserver: SocketAddr,
+    subnet: IpNet,
+    timeout: Duration,
     stop: &CancellationToken,
-) -> Result<Vec<AuditEntry>, CodecError> {
-    let mut entries = Vec::new();
-    // Answers can differ between samples (weighted records), so group by
-    // the answer set.
-    let mut by_answer: BTreeMap<(String, Vec<IpAddr>), (u64, hdrhistogram::Histogram<u64>)> =
-        BTreeMap::new();
+) -> PairAnswers {
+    let mut by_answer: BTreeMap<(String, Vec<IpAddr>), Vec<Duration>> = BTreeMap::new();
     let mut errors: BTreeMap<ErrorClass, u64> = BTreeMap::new();
     for _ in 0..cfg.samples {
         if stop.is_cancelled() {
             break;
         }
-        match query_with_subnet(ns, cfg.protocol, &cfg.name, subnet, timeout).await {
+        match query_with_subnet(nameserver, cfg.protocol, &cfg.name, subnet, timeout).await {
             Err(f) => *errors.entry(f.class).or_default() += 1,
             Ok(ans) => {
                 if let Some(class) = rcode_class(ans.rcode) {
@@ -78,45 +91,26 @@ async fn pair(
                 }
                 let mut addrs = ans.addresses.clone();
                 addrs.sort();
-                let e = by_answer
+                by_answer
                     .entry((rcode_name(ans.rcode), addrs))
-                    .or_insert_with(|| (0, codec::new_histogram()));
-                e.0 += 1;
-                codec::record(&mut e.1, micros(ans.elapsed));
+                    .or_default()
+                    .push(ans.elapsed);
             }
         }
     }
-    if by_answer.is_empty() {
-        entries.push(AuditEntry {
-            name: cfg.name.clone(),
-            nameserver: ns.to_string(),
-            subnet: subnet.to_string(),
-            rcode: "none".into(),
-            answers: Vec::new(),
-            region: None,
-            count: 0,
-            histogram: None,
-            errors: errors.clone(),
-        });
+    PairAnswers {
+        nameserver,
+        subnet,
+        answers: by_answer
+            .into_iter()
+            .map(|((rcode, addresses), elapsed)| AnswerGroup {
+                rcode,
+                addresses,
+                elapsed,
+            })
+            .collect(),
+        errors,
     }
-    for ((rcode, addrs), (count, h)) in by_answer {
-        let region = addrs
-            .iter()
-            .find_map(|a| served_by.addresses.get(a).cloned());
-        entries.push(AuditEntry {
-            name: cfg.name.clone(),
-            nameserver: ns.to_string(),
-            subnet: subnet.to_string(),
-            rcode,
-            answers: addrs.iter().map(ToString::to_string).collect(),
-            region,
-            count,
-            histogram: Some(codec::encode(&h)?),
-            // Errors belong to the (server, subnet) pair: report them once.
-            errors: std::mem::take(&mut errors),
-        });
-    }
-    Ok(entries)
 }
 
 #[cfg(test)]
@@ -142,8 +136,7 @@ mod regression {
             samples: 3,
         };
         let stop = CancellationToken::new();
-        let served_by = ServedBy::default();
-        let audit = audit(&cfg, &served_by, std::time::Duration::from_secs(600), &stop);
+        let audit = audit(&cfg, Duration::from_secs(600), &stop);
         let listen = async {
             let mut buf = [0u8; 512];
             for _ in 0..cfg.subnets.len() {
@@ -154,11 +147,11 @@ mod regression {
             stop.cancel();
         };
         // Bounded only so that a regression fails instead of hanging.
-        let (entries, ()) = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        let (entries, ()) = tokio::time::timeout(Duration::from_secs(60), async {
             tokio::join!(audit, listen)
         })
         .await
         .expect("every subnet asked at once");
-        assert!(entries.unwrap().is_empty(), "stopped before any answer");
+        assert!(entries.is_empty(), "stopped before any answer");
     }
 }

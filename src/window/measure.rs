@@ -9,12 +9,13 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
-use super::Window;
 use super::builder::WindowBuilder;
-use super::codec::CodecError;
-use crate::config::{ProbeIdentity, Target, WindowSpec};
+use super::codec::{self, CodecError};
+use super::{AuditEntry, Window};
+use crate::config::{EcsAudit, ProbeIdentity, ServedBy, Target, WindowSpec};
 use crate::probe::Prober;
-use crate::probe::record::{ErrorClass, TlsInfo};
+use crate::probe::ecs::{self, PairAnswers};
+use crate::probe::record::{ErrorClass, TlsInfo, micros};
 use crate::probe::runner::{self, Progress};
 
 /// What a window is of and how it runs.
@@ -61,4 +62,66 @@ pub async fn measure(run: Run<'_>) -> Result<Measured, CodecError> {
         tls,
         causes,
     })
+}
+
+/// Runs the authoritative DNS audit (see [`ecs::audit`]) into the window's
+/// `dns_audit` entries; a stop ends it with what was answered.
+pub async fn audit(
+    cfg: &EcsAudit,
+    served_by: &ServedBy,
+    timeout: Duration,
+    stop: &CancellationToken,
+) -> Result<Vec<AuditEntry>, CodecError> {
+    let pairs = ecs::audit(cfg, timeout, stop).await;
+    let mut entries = Vec::new();
+    for pair in pairs {
+        entries.extend(audit_entries(&cfg.name, served_by, pair)?);
+    }
+    Ok(entries)
+}
+
+/// One pair's entries: one per distinct answer, with the region its
+/// addresses map to and a latency histogram; the pair's errors are on its
+/// first entry, and a pair nobody answered is one entry with rcode `none`.
+fn audit_entries(
+    name: &str,
+    served_by: &ServedBy,
+    pair: PairAnswers,
+) -> Result<Vec<AuditEntry>, CodecError> {
+    let entry = |rcode: String, answers: Vec<String>| AuditEntry {
+        name: name.to_owned(),
+        nameserver: pair.nameserver.to_string(),
+        subnet: pair.subnet.to_string(),
+        rcode,
+        answers,
+        region: None,
+        count: 0,
+        histogram: None,
+        errors: BTreeMap::new(),
+    };
+    let mut entries = Vec::new();
+    if pair.answers.is_empty() {
+        entries.push(entry("none".into(), Vec::new()));
+    }
+    for group in &pair.answers {
+        let mut h = codec::new_histogram();
+        for elapsed in &group.elapsed {
+            codec::record(&mut h, micros(*elapsed));
+        }
+        entries.push(AuditEntry {
+            region: group
+                .addresses
+                .iter()
+                .find_map(|a| served_by.addresses.get(a).cloned()),
+            count: group.elapsed.len() as u64,
+            histogram: Some(codec::encode(&h)?),
+            ..entry(
+                group.rcode.clone(),
+                group.addresses.iter().map(ToString::to_string).collect(),
+            )
+        });
+    }
+    // Errors belong to the (server, subnet) pair: report them once.
+    entries[0].errors = pair.errors;
+    Ok(entries)
 }

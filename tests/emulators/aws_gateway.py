@@ -46,6 +46,8 @@ Control API for tests (JSON over HTTP):
     GET  /_emulator/faults                    faults with their counts left
     POST /_emulator/ga/health {"endpoint_id": ID, "state": "UNHEALTHY", "reason"?: TEXT}
     POST /_emulator/route53/health {"health_check_id": ID, "status": "Failure: ..."}
+    POST /_emulator/route53/pending {"polls": N}  new changes stay PENDING for
+                              N GetChange polls, then INSYNC (default 0)
         what GetHealthCheckStatus reports for that check (moto: always Success)
     POST /_emulator/cloudwatch/metrics {PutMetricData input; timestamps in
                                         epoch seconds; AWS/ namespaces and

@@ -7,7 +7,7 @@ use std::time::Duration;
 use geolat::config::{DnsProtocol, EcsAudit, PathKind, Target};
 use geolat::lab::dns::{DnsTable, LabDns, NameRule};
 use geolat::lab::endpoint::Delays;
-use geolat::probe::ecs;
+use geolat::window::measure;
 use tokio_util::sync::CancellationToken;
 
 use crate::util;
@@ -99,7 +99,7 @@ async fn ecs_audit_tells_which_region_each_subnet_gets() {
             ],
             samples: 3,
         };
-        let entries = ecs::audit(
+        let entries = measure::audit(
             &audit,
             &s.served_by,
             Duration::from_secs(1),
@@ -143,7 +143,7 @@ async fn ecs_audit_counts_failing_answers() {
         subnets: vec!["10.20.30.0/24".parse().unwrap()],
         samples: 2,
     };
-    let entries = ecs::audit(
+    let entries = measure::audit(
         &audit,
         &Default::default(),
         Duration::from_secs(1),

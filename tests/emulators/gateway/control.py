@@ -89,6 +89,13 @@ def control_api(gateway, method, path, body):
             with gateway.route53.lock:
                 gateway.route53.health[check] = status
             return ok()
+        if route == ("POST", "/_emulator/route53/pending"):
+            polls = req.get("polls")
+            if not isinstance(polls, int) or polls < 0:
+                raise ApiError("BadRequest", "polls must be a whole number of GetChange polls")
+            with gateway.route53.lock:
+                gateway.route53.records.pending_polls = polls
+            return ok()
         if route == ("POST", "/_emulator/cloudwatch/metrics"):
             with gateway.cloudwatch.lock:
                 gateway.cloudwatch.PutMetricData(req, allow_aws=True)

@@ -108,7 +108,7 @@ R53_ROUTES = [
         ("DELETE", "hostedzone/(?P<zone>[^/]+)", "DeleteHostedZone"),
         ("POST", "hostedzone/(?P<zone>[^/]+)/rrset", "ChangeResourceRecordSets"),
         ("GET", "hostedzone/(?P<zone>[^/]+)/rrset", "ListResourceRecordSets"),
-        ("GET", "change/[^/]+", "GetChange"),
+        ("GET", "change/(?P<change>[^/]+)", "GetChange"),
         ("POST", "healthcheck", "CreateHealthCheck"),
         ("GET", "healthcheck", "ListHealthChecks"),
         ("GET", "healthcheck/[^/]+", "GetHealthCheck"),

@@ -204,6 +204,8 @@ class RecordSets:
 
     def reset(self):
         self.zones = {}
+        self.pending_polls = 0  # GetChange polls a new change stays PENDING
+        self.changes = {}       # change id -> polls left before INSYNC
 
     # -- zones, from moto
 
@@ -291,9 +293,24 @@ class RecordSets:
         if problems:
             raise ApiError("InvalidChangeBatch", "[" + ", ".join(problems) + "]")
         zone["sets"] = sets
-        info = [("Id", f"/change/C{uuid.uuid4().hex[:12].upper()}"), ("Status", "INSYNC"),
+        change_id = f"C{uuid.uuid4().hex[:12].upper()}"
+        self.changes[change_id] = self.pending_polls
+        info = [("Id", f"/change/{change_id}"), ("Status", self.status(change_id)),
                 ("SubmittedAt", iso(time.time())), ("Comment", batch.findtext(q("Comment")))]
         return r53_reply(200, "ChangeResourceRecordSetsResponse", [("ChangeInfo", info)])
+
+    def status(self, change_id):
+        return "PENDING" if self.changes.get(change_id, 0) > 0 else "INSYNC"
+
+    def get_change(self, change_id):
+        """GetChange: PENDING for as many polls as the test asked, then INSYNC,
+        as Route 53 answers while its name servers catch up."""
+        if change_id not in self.changes:
+            raise ApiError("NoSuchChange", f"A change with the specified change ID does not exist: {change_id}", 404)
+        status = self.status(change_id)
+        self.changes[change_id] = max(0, self.changes[change_id] - 1)
+        info = [("Id", f"/change/{change_id}"), ("Status", status), ("SubmittedAt", iso(time.time()))]
+        return r53_reply(200, "GetChangeResponse", [("ChangeInfo", info)])
 
     def apply(self, sets, zone, action, rrset):
         """One change to `sets`; the problems it has, if any (then `sets` is as it was)."""

@@ -276,6 +276,7 @@ class Route53:
                 [("TrafficPolicyInstanceCount", len(self.instances))]),
             "ChangeResourceRecordSets": lambda: self.records.change(zone, body, headers),
             "ListResourceRecordSets": lambda: self.records.list(zone, query, headers),
+            "GetChange": lambda: self.records.get_change(p["change"]),
             "GetHostedZone": lambda: self.records.count_in(zone, forward()),
             "GetHealthCheckStatus": lambda: self.health_status(p["check"]) or forward(),
             "DeleteHostedZone": lambda: self.delete_zone(zone, forward),

@@ -20,6 +20,14 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
+    setup_waiting(SyncWait {
+        every: Duration::from_millis(100),
+        timeout: Duration::from_secs(20),
+    })
+    .await
+}
+
+async fn setup_waiting(wait: SyncWait) -> Setup {
     let gw = Gateway::start();
     let sdk = gw.sdk().await;
     let zone = hosted_zone(&sdk, "example.com").await;
@@ -36,10 +44,6 @@ async fn setup() -> Setup {
         BTreeMap::from([("eu-west-1".to_owned(), 3), ("us-east-1".to_owned(), 1)]),
     )]);
     let records = layout.records(&weights).unwrap();
-    let wait = SyncWait {
-        every: Duration::from_millis(100),
-        timeout: Duration::from_secs(20),
-    };
     let route53 = Route53::new(geolat::aws::route53_client(&sdk), &zone, layout, wait);
     Setup {
         gw,
@@ -128,4 +132,41 @@ async fn a_throttled_batch_is_sent_again_and_a_refused_one_is_not() {
     assert!(err.contains("InvalidChangeBatch: no"), "{err}");
     assert_eq!(s.changes_sent(), 1, "{:?}", s.gw.calls());
     assert!(s.owned().await.is_empty());
+}
+
+/// Issue 10 (the INSYNC wait against the emulator): a change Route 53 keeps
+/// PENDING for three polls is polled until it is INSYNC, then reported
+/// applied; one it keeps PENDING past the wait fails saying it was
+/// accepted, and was sent once.
+#[tokio::test]
+async fn a_pending_change_is_polled_until_insync_and_never_resent() {
+    let s = setup().await;
+    s.gw.control("POST", "/_emulator/route53/pending", &json!({"polls": 3}));
+    let outcome = s.apply().await.unwrap();
+    assert_eq!(outcome, BatchOutcome::Applied);
+    let polls = |s: &Setup| {
+        s.gw.calls()
+            .iter()
+            .filter(|(op, status, _)| op == "GetChange" && *status == 200)
+            .count()
+    };
+    // PENDING, PENDING, PENDING, INSYNC.
+    assert_eq!(polls(&s), 4, "{:?}", s.gw.calls());
+    assert_eq!(s.owned().await, s.records);
+
+    let s = setup_waiting(SyncWait {
+        every: Duration::from_millis(50),
+        timeout: Duration::from_millis(300),
+    })
+    .await;
+    s.gw.control(
+        "POST",
+        "/_emulator/route53/pending",
+        &json!({"polls": 1000}),
+    );
+    let err = s.apply().await.unwrap_err().to_string();
+    assert!(err.contains("still PENDING after 300ms"), "{err}");
+    assert!(err.contains("Route 53 will finish it"), "{err}");
+    assert_eq!(s.changes_sent(), 1, "{:?}", s.gw.calls());
+    assert!(polls(&s) >= 2, "{:?}", s.gw.calls());
 }

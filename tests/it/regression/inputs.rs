@@ -401,3 +401,71 @@ async fn a_closed_stdout_ends_quietly() {
     assert!(o.status.success(), "{err}");
     assert!(err.is_empty(), "{err}");
 }
+
+/// A command line clap refused was clap's plain text among JSON log lines
+/// under `--log-format json`; now it is one JSON line too (status 2 for a
+/// usage mistake, 1 for a bad value), and a person still gets clap's usage.
+#[tokio::test]
+async fn with_json_logs_a_refused_command_line_is_json_too() {
+    let json_line = |o: &std::process::Output| -> serde_json::Value {
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        serde_json::from_str(err.trim()).unwrap()
+    };
+    let o = geolat(&["--log-format", "json", "probe", "--bogus"]).await;
+    assert_eq!(o.status.code(), Some(2));
+    let line = json_line(&o);
+    assert_eq!(line["level"], "ERROR");
+    assert!(
+        line["message"].as_str().unwrap().contains("'--bogus'"),
+        "{line}"
+    );
+
+    let o = geolat(&["analyze", "--since", "yesterday", "--log-format=json"]).await;
+    assert_eq!(o.status.code(), Some(1));
+    let message = json_line(&o)["message"].as_str().unwrap().to_owned();
+    assert!(message.starts_with("--since `yesterday`"), "{message}");
+
+    let o = geolat(&["probe", "--bogus"]).await;
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.starts_with("error: unexpected argument '--bogus'"),
+        "{err}"
+    );
+    assert!(err.contains("Usage: geolat probe"), "{err}");
+}
+
+/// A plan file cut short (a full disk, a copy interrupted) is refused in
+/// one line naming the file, before anything is written to the store.
+#[tokio::test]
+async fn a_truncated_plan_file_is_refused_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.json");
+    std::fs::write(
+        &plan,
+        r#"{"format": "geolat-change-plan/1", "binding": {"zone""#,
+    )
+    .unwrap();
+    let store = dir.path().join("store");
+    let aws = format!(
+        "{}/deploy/aws-routing.example.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let url = format!("file://{}", store.display());
+    let plan = plan.display().to_string();
+    for apply in [false, true] {
+        let mut args = vec!["apply", "--aws", &aws, "--store", &url, &plan, "--yes"];
+        if apply {
+            args.push("--apply");
+        }
+        let o = geolat(&args).await;
+        assert_user_error(&o, "is not a change plan (make one with `geolat plan`)");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains(&plan) && err.contains("EOF while parsing"),
+            "{err}"
+        );
+        assert!(!store.exists(), "the refusal wrote to the store");
+    }
+}
