@@ -22,6 +22,7 @@ pub mod config;
 pub mod lab;
 pub mod probe;
 pub mod publish;
+pub mod report;
 pub mod routing;
 pub mod store;
 pub mod telemetry;

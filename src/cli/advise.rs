@@ -12,7 +12,7 @@ use chrono::Utc;
 use super::time::{TimeArg, TimeRange};
 use crate::advise::unload::unload;
 use crate::advise::{self, DrainMode, Endpoints, Options, QueueModel};
-use crate::analyze::{self, Scope};
+use crate::analyze::{self, Analysis, Scope};
 use crate::apply::plan::Evidence;
 use crate::config::PathKind;
 use crate::probe::record::Phase;
@@ -22,6 +22,20 @@ use crate::world::{Percentile, World};
 
 #[derive(Debug, Args)]
 pub struct AdviseArgs {
+    #[command(flatten)]
+    pub advice: AdviceArgs,
+    /// Print the plan document (schemas/plan.schema.json) instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Explain why this geo goes where it goes.
+    #[arg(long, value_name = "GEO")]
+    pub explain: Option<String>,
+}
+
+/// What advice is given on and how: the inputs and options `advise` and
+/// `report` share.
+#[derive(Debug, Args)]
+pub struct AdviceArgs {
     /// World file (`geolat-world/1`): geos, regions, latency, capacity, routing.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["store", "topology"])]
     pub world: Option<PathBuf>,
@@ -71,12 +85,6 @@ pub struct AdviseArgs {
     /// Endpoint value per region in the traffic policy; `{region}` is replaced.
     #[arg(long, default_value = "{region}.endpoints.example.com")]
     pub endpoint_template: String,
-    /// Print the plan document (schemas/plan.schema.json) instead of the summary.
-    #[arg(long)]
-    pub json: bool,
-    /// Explain why this geo goes where it goes.
-    #[arg(long, value_name = "GEO")]
-    pub explain: Option<String>,
     /// Take today's routing from AWS (Route 53 and Global Accelerator, as
     /// `geolat routing show` reads it) instead of the world's `routing`.
     #[arg(long = "aws", value_name = "FILE")]
@@ -134,9 +142,9 @@ fn positive(s: &str) -> Result<f64, String> {
 /// and joined with a topology (today's modelled queueing taken out of the
 /// measured latency when planning with a utilisation cost).
 async fn input_world(
-    args: &AdviseArgs,
+    args: &AdviceArgs,
     options: &Options,
-) -> anyhow::Result<(World, String, Option<Evidence>)> {
+) -> anyhow::Result<(World, String, Option<(Evidence, Analysis)>)> {
     match (&args.world, &args.store, &args.topology) {
         (Some(file), None, None) => Ok((World::load(file)?, file.display().to_string(), None)),
         (None, Some(url), Some(topology)) => {
@@ -153,6 +161,13 @@ async fn input_world(
                 phase,
             };
             let analysis = analyze::analyze(&store, scope).await?;
+            if analysis.windows.merged == 0 {
+                anyhow::bail!(
+                    "{url} holds no windows since {} ({} read): widen --since, or probe into it first (`geolat probe --config FILE --store {url}`, or `geolat lab --store {url}`)",
+                    since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    analysis.windows.read
+                );
+            }
             let provenance = vec![format!(
                 "measured: {} windows in {url} since {}, phase {phase}",
                 analysis.windows.merged,
@@ -183,7 +198,7 @@ async fn input_world(
                 windows: analysis.windows.merged,
                 thin_cells,
             };
-            Ok((world, url.clone(), Some(evidence)))
+            Ok((world, url.clone(), Some((evidence, analysis))))
         }
         (None, Some(_), None) => {
             anyhow::bail!("--store needs --topology FILE with the regions, capacities and demand")
@@ -195,7 +210,19 @@ async fn input_world(
     }
 }
 
-pub async fn run(args: AdviseArgs) -> anyhow::Result<()> {
+/// Advice and everything it was given on.
+pub struct Advised {
+    pub world: World,
+    /// The world file or the store.
+    pub source: String,
+    /// The measurements behind it, when advised from a store.
+    pub analysis: Option<Analysis>,
+    pub advice: advise::Advice,
+    pub plan: advise::Plan,
+}
+
+/// Reads the inputs (and, with `--aws`, today's routing) and advises.
+pub async fn advised(args: &AdviceArgs) -> anyhow::Result<Advised> {
     let options = Options {
         percentile: args.percentile,
         headroom: args.headroom,
@@ -210,7 +237,7 @@ pub async fn run(args: AdviseArgs) -> anyhow::Result<()> {
         failover_share: args.failover_share,
         ..Options::default()
     };
-    let (mut world, source, evidence) = input_world(&args, &options).await?;
+    let (mut world, source, measured) = input_world(args, &options).await?;
     if let Some(config) = &args.aws {
         let aws = super::routing::AwsArgs {
             config: config.clone(),
@@ -233,6 +260,27 @@ pub async fn run(args: AdviseArgs) -> anyhow::Result<()> {
     };
     let advice = advise::advise(&world, &options, &endpoints)
         .with_context(|| format!("advising on {source}"))?;
+    let name = if world.name.is_empty() {
+        source.clone()
+    } else {
+        world.name.clone()
+    };
+    let mut plan = advise::plan::build(&advice, &name);
+    let analysis = measured.map(|(evidence, analysis)| {
+        plan.evidence = Some(evidence);
+        analysis
+    });
+    Ok(Advised {
+        world,
+        source,
+        analysis,
+        advice,
+        plan,
+    })
+}
+
+pub async fn run(args: AdviseArgs) -> anyhow::Result<()> {
+    let Advised { advice, plan, .. } = advised(&args.advice).await?;
     let mut out = std::io::stdout();
     if let Some(geo) = &args.explain {
         let e = advise::explain::explain(&advice, geo)?;
@@ -243,13 +291,6 @@ pub async fn run(args: AdviseArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let name = if world.name.is_empty() {
-        source.clone()
-    } else {
-        world.name.clone()
-    };
-    let mut plan = advise::plan::build(&advice, &name);
-    plan.evidence = evidence;
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&plan)?)?;
     } else {

@@ -10,6 +10,7 @@ mod files;
 mod lab;
 mod lease;
 mod probe;
+mod report;
 mod routing;
 mod store;
 mod time;
@@ -62,6 +63,8 @@ pub enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Advise: the capacity-aware routing plan that minimises user latency.
     Advise(advise::AdviseArgs),
+    /// Report: the advice as a policy recommendation (JSON, Markdown, CSV) to decide on.
+    Report(report::ReportArgs),
     /// Stored windows: list what a store holds for a time range.
     #[command(subcommand)]
     Store(store::StoreCommand),
@@ -92,6 +95,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Probe(args) => probe::run(args).await,
         Command::Analyze(args) => analyze::run(args).await,
         Command::Advise(args) => advise::run(args).await,
+        Command::Report(args) => report::run(args).await,
         Command::Store(cmd) => store::run(cmd).await,
         Command::Lab(args) => lab::run(args).await,
         Command::Routing(cmd) => routing::run(cmd).await,

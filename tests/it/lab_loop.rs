@@ -90,6 +90,44 @@ async fn the_loop_moves_traffic_off_an_overloaded_region_and_latency_drops() {
     for geo in ["A", "B", "C"] {
         assert!(plan["assignment"][geo].is_object(), "{geo}: {plan}");
     }
+    // Issue 11: the same store gives a report whose changed geos carry
+    // what was measured to their proposed region, with its interval.
+    let folder = dir.path().join("report");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_geolat"))
+        .args([
+            "report",
+            "--store",
+            dir.path().to_str().unwrap(),
+            "--topology",
+        ])
+        .arg(&topology)
+        .args(["--since", "1h", "--out"])
+        .arg(&folder)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(folder.join("report.json")).unwrap()).unwrap();
+    crate::util::assert_schema("report.schema.json", &report);
+    assert!(report["source"]["window"]["windows"].as_u64().unwrap() >= 3);
+    let b = report["geos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["id"] == "B")
+        .unwrap();
+    assert_eq!(b["changed"], true, "{b}");
+    assert_eq!(b["measured_proposed"]["region"], "east", "{b}");
+    assert!(
+        b["measured_proposed"]["samples"].as_u64().unwrap() > 0,
+        "{b}"
+    );
+    assert!(b["measured_today"]["p50_ms"].as_f64().unwrap() > 0.0, "{b}");
+
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_geolat"))
         .args(["advise", "--store", dir.path().to_str().unwrap()])
         .output()

@@ -13,6 +13,7 @@ mod lab_loop;
 mod lease;
 mod paths;
 mod regression;
+mod report;
 mod store;
 mod util;
 mod world_lab;

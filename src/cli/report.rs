@@ -1,0 +1,97 @@
+//! `geolat report`: the advice written as a report folder (see
+//! `crate::report`), or nothing when it would not change anything material.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::advise::{AdviceArgs, Advised, advised};
+use crate::report::{self, Input, write};
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub advice: AdviceArgs,
+    /// The folder to write (report.json, report.md, geos.csv); a previous
+    /// report there is replaced whole.
+    #[arg(long, short, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Markdown with the headline only (for a chat message or a PR title comment).
+    #[arg(long)]
+    pub summary_only: bool,
+    /// Write nothing (exit 0, and say so) unless the plan gains at least this
+    /// much demand-weighted latency: a scheduled report stays quiet.
+    #[arg(long, value_name = "MS", allow_negative_numbers = true, value_parser = non_negative_ms)]
+    pub min_gain: Option<f64>,
+}
+
+fn non_negative_ms(s: &str) -> Result<f64, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .ok_or_else(|| format!("`{s}` is not a number of milliseconds (0 or more)"))
+}
+
+/// The commands that take this advice to AWS and back, with the user's
+/// inputs where they gave them.
+fn commands(args: &AdviceArgs) -> Vec<String> {
+    let input = match (&args.world, &args.store, &args.topology) {
+        (Some(w), _, _) => format!("--world {}", w.display()),
+        (None, Some(s), Some(t)) => format!(
+            "--store {s} --topology {} --since {}",
+            t.display(),
+            args.since
+        ),
+        _ => String::new(),
+    };
+    let aws = args
+        .aws
+        .as_ref()
+        .map_or("aws-routing.yaml".to_owned(), |a| a.display().to_string());
+    let store = args.store.as_deref().unwrap_or("s3://BUCKET/PREFIX");
+    vec![
+        format!("geolat advise {input} --aws {aws} --json > advice.json"),
+        format!("geolat plan --aws {aws} --advice advice.json --out change-plan.json"),
+        format!("geolat apply --aws {aws} --store {store} change-plan.json            # dry run"),
+        format!("geolat apply --aws {aws} --store {store} change-plan.json --apply"),
+        format!("geolat history --store {store}"),
+        format!("geolat rollback --aws {aws} --store {store} ID                      # undo"),
+    ]
+}
+
+pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
+    let Advised {
+        world,
+        source,
+        analysis,
+        plan,
+        ..
+    } = advised(&args.advice).await?;
+    if let Some(min) = args.min_gain {
+        let gain = plan.objective.current_ms - plan.objective.plan_ms;
+        if gain < min {
+            println!(
+                "nothing material would change: demand-weighted {} gains {gain:.2} ms (under --min-gain {min} ms); no report written",
+                plan.objective.percentile.as_str()
+            );
+            return Ok(());
+        }
+    }
+    let report = report::build(&Input {
+        world: &world,
+        plan: &plan,
+        source: &source,
+        analysis: analysis.as_ref(),
+        commands: commands(&args.advice),
+    });
+    let files = write::files(&report, args.summary_only)?;
+    write::folder(&args.out, &files)?;
+    let names: Vec<&str> = files.iter().map(|(n, _)| *n).collect();
+    println!(
+        "report written to {}: {} (verdict: {})",
+        args.out.display(),
+        names.join(", "),
+        report.headline.verdict.as_str()
+    );
+    Ok(())
+}
