@@ -12,7 +12,7 @@ use crate::report::{self, Input, write};
 pub struct ReportArgs {
     #[command(flatten)]
     pub advice: AdviceArgs,
-    /// The folder to write (report.json, report.md, geos.csv); a previous
+    /// The folder to write (report.json, report.md, geos.csv, report.html); a previous
     /// report there is replaced whole.
     #[arg(long, short, value_name = "DIR")]
     pub out: PathBuf,
@@ -84,7 +84,7 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
         analysis: analysis.as_ref(),
         commands: commands(&args.advice),
     });
-    let files = write::files(&report, args.summary_only)?;
+    let files = write::files(&report, &world, args.summary_only)?;
     write::folder(&args.out, &files)?;
     let names: Vec<&str> = files.iter().map(|(n, _)| *n).collect();
     println!(

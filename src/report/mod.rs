@@ -28,8 +28,10 @@
 //! * Nothing in the model reads the clock, so the same input gives the same
 //!   JSON, Markdown and CSV byte for byte.
 
+pub mod charts;
 pub mod csv;
 pub mod floor;
+pub mod html;
 pub mod markdown;
 pub mod model;
 pub mod write;

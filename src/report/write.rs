@@ -8,7 +8,8 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use super::Report;
-use super::{csv, markdown};
+use super::{csv, html, markdown};
+use crate::world::World;
 
 /// Why a report folder could not be written; each names the path.
 #[derive(Debug, thiserror::Error)]
@@ -24,17 +25,24 @@ pub enum WriteError {
 }
 
 /// The files of a report folder.
-pub fn files(report: &Report, summary_only: bool) -> io::Result<Vec<(&'static str, Vec<u8>)>> {
+pub fn files(
+    report: &Report,
+    world: &World,
+    summary_only: bool,
+) -> io::Result<Vec<(&'static str, Vec<u8>)>> {
     let mut json = serde_json::to_vec_pretty(report)?;
     json.push(b'\n');
     let mut md = Vec::new();
     markdown::render(report, summary_only, &mut md)?;
     let mut table = Vec::new();
     csv::render(report, &mut table)?;
+    let mut page = Vec::new();
+    html::render(report, world, &mut page)?;
     Ok(vec![
         ("report.json", json),
         ("report.md", md),
         ("geos.csv", table),
+        ("report.html", page),
     ])
 }
 

@@ -43,9 +43,12 @@ async fn a_report_folder_holds_json_markdown_and_csv_and_is_the_same_twice() {
         let o = report(out, &[]).await;
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let said = String::from_utf8_lossy(&o.stdout);
-        assert!(said.contains("report.json, report.md, geos.csv"), "{said}");
+        assert!(
+            said.contains("report.json, report.md, geos.csv, report.html"),
+            "{said}"
+        );
     }
-    for file in ["report.json", "report.md", "geos.csv"] {
+    for file in ["report.json", "report.md", "geos.csv", "report.html"] {
         assert_eq!(read(&first, file), read(&second, file), "{file} differs");
     }
     assert_eq!(
@@ -87,6 +90,18 @@ async fn a_report_folder_holds_json_markdown_and_csv_and_is_the_same_twice() {
                 || md.contains(&format!("| **{}** |", g["id"].as_str().unwrap()))
         );
     }
+    // The HTML page stands alone: no script, nothing fetched; its four
+    // charts are inline SVG, and every geo is a row.
+    let html = String::from_utf8(read(&first, "report.html")).unwrap();
+    for outside in ["<script", "<link", " src=", "url(", "@import"] {
+        assert!(!html.contains(outside), "the page fetches with {outside}");
+    }
+    assert_eq!(html.matches("<svg").count(), 4);
+    assert!(html.contains("● serves today, ○ proposed"));
+    assert_eq!(
+        html.matches("<tr").count() - html.matches("<tr><th").count(),
+        geos.len() + json["mechanisms"].as_array().unwrap().len()
+    );
     // The CSV: a header and a row per geo, in the same order.
     let csv = String::from_utf8(read(&first, "geos.csv")).unwrap();
     let lines: Vec<&str> = csv.lines().collect();

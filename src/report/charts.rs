@@ -1,0 +1,344 @@
+//! The report's charts as SVG (plotters' SVG backend), inlined into the
+//! HTML page: the geo x region heatmap, region load before and after
+//! against capacity, a map of geos coloured by serving region before and
+//! after, and each geo's latency against its physical floor.
+//!
+//! Colours: regions take the Okabe-Ito palette (safe for the common colour
+//! blindnesses) and are also labelled directly; the heatmap uses viridis
+//! buckets with the number printed in every cell, so colour is never the
+//! only signal.
+
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::model::Report;
+use crate::world::World;
+
+/// Okabe-Ito, in the order regions are listed.
+const REGION_COLOURS: [RGBColor; 8] = [
+    RGBColor(0xE6, 0x9F, 0x00),
+    RGBColor(0x56, 0xB4, 0xE9),
+    RGBColor(0x00, 0x9E, 0x73),
+    RGBColor(0xF0, 0xE4, 0x42),
+    RGBColor(0x00, 0x72, 0xB2),
+    RGBColor(0xD5, 0x5E, 0x00),
+    RGBColor(0xCC, 0x79, 0xA7),
+    RGBColor(0x00, 0x00, 0x00),
+];
+
+/// Viridis in six steps, low latency (dark) to high (light).
+const HEAT: [RGBColor; 6] = [
+    RGBColor(0x44, 0x01, 0x54),
+    RGBColor(0x41, 0x44, 0x87),
+    RGBColor(0x2A, 0x78, 0x8E),
+    RGBColor(0x22, 0xA8, 0x84),
+    RGBColor(0x7A, 0xD1, 0x51),
+    RGBColor(0xFD, 0xE7, 0x25),
+];
+
+/// Upper edges of the heatmap's buckets, ms; above the last is the last colour.
+pub const HEAT_EDGES_MS: [f64; 5] = [10.0, 25.0, 50.0, 100.0, 200.0];
+
+/// Geos drawn in the per-geo charts, largest traffic first.
+const MAX_ROWS: usize = 40;
+
+fn region_colour(report: &Report, region: &str) -> RGBColor {
+    let i = report
+        .regions
+        .iter()
+        .position(|r| r.id == region)
+        .unwrap_or(REGION_COLOURS.len() - 1);
+    REGION_COLOURS[i % REGION_COLOURS.len()]
+}
+
+fn heat_colour(ms: f64) -> RGBColor {
+    let i = HEAT_EDGES_MS
+        .iter()
+        .position(|edge| ms < *edge)
+        .unwrap_or(HEAT.len() - 1);
+    HEAT[i]
+}
+
+/// Drawing into a string never fails for want of I/O; a plotters error here
+/// is a bug in the layout, reported as an empty chart with a note.
+fn svg(
+    width: u32,
+    height: u32,
+    draw: impl FnOnce(&DrawingArea<SVGBackend, plotters::coord::Shift>) -> Result<(), String>,
+) -> String {
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, (width, height)).into_drawing_area();
+        let drawn = root
+            .fill(&WHITE)
+            .map_err(|e| e.to_string())
+            .and_then(|()| draw(&root))
+            .and_then(|()| root.present().map_err(|e| e.to_string()));
+        if let Err(e) = drawn {
+            tracing::warn!(error = %e, "a report chart could not be drawn");
+        }
+    }
+    out
+}
+
+fn text(size: u32) -> TextStyle<'static> {
+    ("sans-serif", size).into_font().color(&BLACK)
+}
+
+fn anchored(size: u32, h: HPos) -> TextStyle<'static> {
+    text(size).pos(Pos::new(h, VPos::Center))
+}
+
+/// Geo rows x region columns, each cell the geo's latency to the region at
+/// the planned percentile: a filled circle marks today's main region, a
+/// ring the proposed one.
+pub fn heatmap(report: &Report, world: &World) -> String {
+    let percentile = world_percentile(report);
+    let rows: Vec<_> = report.geos.iter().take(MAX_ROWS).collect();
+    let regions: Vec<&str> = report.regions.iter().map(|r| r.id.as_str()).collect();
+    let (label_w, cell_w, cell_h, top) = (150i32, 96i32, 18i32, 40i32);
+    let width = (label_w + cell_w * regions.len() as i32 + 20) as u32;
+    let height = (top + cell_h * rows.len() as i32 + 60) as u32;
+    svg(width, height, |root| {
+        let e = |r: Result<(), DrawingAreaErrorKind<std::io::Error>>| r.map_err(|e| e.to_string());
+        for (c, region) in regions.iter().enumerate() {
+            let x = label_w + cell_w * c as i32 + cell_w / 2;
+            e(root.draw(&Text::new(
+                region.to_string(),
+                (x, top - 12),
+                anchored(12, HPos::Center),
+            )))?;
+        }
+        for (r, g) in rows.iter().enumerate() {
+            let y = top + cell_h * r as i32;
+            e(root.draw(&Text::new(
+                g.id.clone(),
+                (label_w - 6, y + cell_h / 2),
+                anchored(12, HPos::Right),
+            )))?;
+            let geo = world.geos.iter().find(|w| w.id == g.id);
+            for (c, region) in regions.iter().enumerate() {
+                let x = label_w + cell_w * c as i32;
+                let ms = geo
+                    .and_then(|w| w.latency_ms.get(*region))
+                    .map(|l| l.at(percentile));
+                let (fill, label) = match ms {
+                    Some(ms) => (heat_colour(ms), format!("{ms:.0}")),
+                    None => (RGBColor(0xEE, 0xEE, 0xEE), "no data".to_owned()),
+                };
+                e(root.draw(&Rectangle::new(
+                    [(x, y), (x + cell_w - 2, y + cell_h - 2)],
+                    fill.filled(),
+                )))?;
+                let ink = if ms.is_some_and(|ms| ms < HEAT_EDGES_MS[2]) {
+                    WHITE
+                } else {
+                    BLACK
+                };
+                let mark = match (g.serving_today == *region, g.serving_proposed == *region) {
+                    (true, true) => " ●○",
+                    (true, false) => " ●",
+                    (false, true) => " ○",
+                    (false, false) => "",
+                };
+                e(root.draw(&Text::new(
+                    format!("{label}{mark}"),
+                    (x + (cell_w - 2) / 2, y + cell_h / 2),
+                    anchored(11, HPos::Center).color(&ink),
+                )))?;
+            }
+        }
+        // Legend: every bucket with its edges.
+        let y = top + cell_h * rows.len() as i32 + 14;
+        let mut x = 10;
+        let mut lower = 0.0;
+        for (i, colour) in HEAT.iter().enumerate() {
+            let label = match HEAT_EDGES_MS.get(i) {
+                Some(upper) => format!("{lower:.0}-{upper:.0} ms"),
+                None => format!("{lower:.0}+ ms"),
+            };
+            e(root.draw(&Rectangle::new([(x, y), (x + 14, y + 14)], colour.filled())))?;
+            e(root.draw(&Text::new(label, (x + 18, y + 7), anchored(11, HPos::Left))))?;
+            lower = HEAT_EDGES_MS.get(i).copied().unwrap_or(lower);
+            x += 100;
+        }
+        e(root.draw(&Text::new(
+            format!("{} ms; ● serves today, ○ proposed", percentile.as_str()),
+            (10, y + 32),
+            anchored(11, HPos::Left),
+        )))
+    })
+}
+
+fn world_percentile(report: &Report) -> crate::world::Percentile {
+    match report.source.percentile.as_str() {
+        "p90" => crate::world::Percentile::P90,
+        "p99" => crate::world::Percentile::P99,
+        _ => crate::world::Percentile::P50,
+    }
+}
+
+/// Each region's load today and with the plan, against its capacity and
+/// usable capacity.
+pub fn load(report: &Report) -> String {
+    let n = report.regions.len().max(1);
+    let top = report
+        .regions
+        .iter()
+        .flat_map(|r| [r.capacity_rps, r.load_before_rps, r.load_after_rps])
+        .fold(1.0_f64, f64::max)
+        * 1.1;
+    svg(120 + 110 * n as u32, 340, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .margin(12)
+            .caption(
+                "Load per region: today (left) and with the plan (right)",
+                text(14),
+            )
+            .x_label_area_size(30)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0.0..n as f64, 0.0..top)
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(0)
+            .y_desc("rps")
+            .draw()
+            .map_err(|e| e.to_string())?;
+        for (i, r) in report.regions.iter().enumerate() {
+            let x = i as f64;
+            let colour = region_colour(report, &r.id);
+            let bars = [
+                (x + 0.15, x + 0.45, r.load_before_rps, colour.mix(0.45)),
+                (x + 0.5, x + 0.8, r.load_after_rps, colour.mix(1.0)),
+            ];
+            for (x0, x1, load, style) in bars {
+                chart
+                    .draw_series([Rectangle::new([(x0, 0.0), (x1, load)], style.filled())])
+                    .map_err(|e| e.to_string())?;
+            }
+            let lines = [
+                (r.capacity_rps, BLACK.stroke_width(2)),
+                (r.usable_rps, BLACK.mix(0.5).stroke_width(1)),
+            ];
+            for (level, style) in lines {
+                chart
+                    .draw_series(LineSeries::new(
+                        [(x + 0.08, level), (x + 0.92, level)],
+                        style,
+                    ))
+                    .map_err(|e| e.to_string())?;
+            }
+            chart
+                .draw_series([Text::new(
+                    r.id.clone(),
+                    (x + 0.5, -top * 0.04),
+                    anchored(11, HPos::Center),
+                )])
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    })
+}
+
+/// Geos on an equirectangular map, coloured by their main region today
+/// (left) and with the plan (right); regions are labelled squares.
+pub fn map(report: &Report, world: &World) -> String {
+    let panel =
+        |root: &DrawingArea<SVGBackend, plotters::coord::Shift>, title: &str, proposed: bool| {
+            let mut chart = ChartBuilder::on(root)
+                .margin(8)
+                .caption(title, text(13))
+                .build_cartesian_2d(-180.0..180.0, -60.0..75.0)
+                .map_err(|e| e.to_string())?;
+            chart
+                .configure_mesh()
+                .x_labels(7)
+                .y_labels(5)
+                .light_line_style(WHITE)
+                .draw()
+                .map_err(|e| e.to_string())?;
+            for g in &report.geos {
+                let Some(w) = world.geos.iter().find(|w| w.id == g.id) else {
+                    continue;
+                };
+                let region = if proposed {
+                    &g.serving_proposed
+                } else {
+                    &g.serving_today
+                };
+                let size = 3 + (g.traffic_share * 40.0).min(9.0) as i32;
+                chart
+                    .draw_series([Circle::new(
+                        (w.lon, w.lat),
+                        size,
+                        region_colour(report, region).filled(),
+                    )])
+                    .map_err(|e| e.to_string())?;
+            }
+            for r in &world.regions {
+                let colour = region_colour(report, &r.id);
+                chart
+                    .draw_series([EmptyElement::at((r.lon, r.lat))
+                        + Rectangle::new([(-5, -5), (5, 5)], BLACK.stroke_width(2))
+                        + Rectangle::new([(-4, -4), (4, 4)], colour.filled())
+                        + Text::new(r.id.clone(), (7, -6), text(10))])
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok::<(), String>(())
+        };
+    svg(1000, 300, |root| {
+        let (left, right) = root.split_horizontally(500);
+        panel(&left, "Serving region today", false)?;
+        panel(&right, "Serving region with the plan", true)
+    })
+}
+
+/// Each geo's proposed p50 beside the round trip of light in fibre to its
+/// proposed region: the gap is what routing or the network could still win.
+pub fn floor(report: &Report) -> String {
+    let rows: Vec<_> = report.geos.iter().take(MAX_ROWS).collect();
+    let top = rows
+        .iter()
+        .map(|g| g.p50.after_ms.max(g.floor_ms))
+        .fold(1.0_f64, f64::max)
+        * 1.1;
+    svg(760, 60 + 16 * rows.len().max(1) as u32, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .margin(10)
+            .caption("p50 with the plan (●) against light in fibre (|)", text(14))
+            .x_label_area_size(28)
+            .y_label_area_size(130)
+            .build_cartesian_2d(0.0..top, 0.0..rows.len().max(1) as f64)
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(0)
+            .x_desc("ms")
+            .draw()
+            .map_err(|e| e.to_string())?;
+        for (i, g) in rows.iter().enumerate() {
+            let y = rows.len() as f64 - i as f64 - 0.5;
+            let colour = region_colour(report, &g.serving_proposed);
+            chart
+                .draw_series(LineSeries::new(
+                    [(g.floor_ms, y), (g.p50.after_ms, y)],
+                    colour.stroke_width(2),
+                ))
+                .map_err(|e| e.to_string())?;
+            chart
+                .draw_series([EmptyElement::at((g.floor_ms, y))
+                    + Rectangle::new([(-1, -6), (1, 6)], BLACK.filled())])
+                .map_err(|e| e.to_string())?;
+            chart
+                .draw_series([Circle::new((g.p50.after_ms, y), 4, colour.filled())])
+                .map_err(|e| e.to_string())?;
+            chart
+                .draw_series([Text::new(g.id.clone(), (0.0, y), anchored(11, HPos::Right))])
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    })
+}
