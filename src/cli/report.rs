@@ -55,7 +55,7 @@ fn commands(args: &AdviceArgs) -> Vec<String> {
         format!("geolat apply --aws {aws} --store {store} change-plan.json            # dry run"),
         format!("geolat apply --aws {aws} --store {store} change-plan.json --apply"),
         format!("geolat history --store {store}"),
-        format!("geolat rollback --aws {aws} --store {store} ID                      # undo"),
+        format!("geolat rollback --aws {aws} --store {store} ID --apply              # undo: ID from history"),
     ]
 }
 
