@@ -12,7 +12,7 @@ use chrono::Utc;
 use super::time::{TimeArg, TimeRange};
 use crate::advise::unload::unload;
 use crate::advise::{self, DrainMode, Endpoints, Options, QueueModel};
-use crate::analyze::{self, Analysis, Scope};
+use crate::analyze::{self, Analysis, Scope, Strictness, ToWorldError};
 use crate::apply::plan::Evidence;
 use crate::config::PathKind;
 use crate::probe::record::Phase;
@@ -48,6 +48,12 @@ pub struct AdviceArgs {
     /// With --store: windows since (a duration ago, or RFC 3339).
     #[arg(long, default_value = "1h", value_parser = TimeArg::parse, value_name = "TIME")]
     pub since: TimeArg,
+    /// With --store: also plan on cells with enough samples whose p50
+    /// interval is too wide to state as fact (a busy machine's lab data);
+    /// each is named, and a report's verdict on a change resting on one is
+    /// "not enough data".
+    #[arg(long)]
+    pub accept_wide: bool,
     /// With --store: the phase whose latency is planned on.
     #[arg(long, value_enum, default_value = "warm", value_name = "PHASE")]
     pub phase: Phase,
@@ -173,8 +179,28 @@ async fn input_world(
                 analysis.windows.merged,
                 since.to_rfc3339()
             )];
-            let world = analyze::to_world(&analysis.matrix, &topology, phase, provenance)
-                .with_context(|| format!("measurements in {url} since {}", args.since))?;
+            let strictness = if args.accept_wide {
+                Strictness::Indicative
+            } else {
+                Strictness::Strict
+            };
+            let (world, wide) =
+                analyze::to_world_as(&analysis.matrix, &topology, phase, provenance, strictness)
+                    .map_err(|e| {
+                        let hint = match e {
+                            ToWorldError::Missing { .. } if !args.accept_wide => {
+                                " (cells with enough samples but a wide interval, as a busy machine measures, are taken with --accept-wide)"
+                            }
+                            _ => "",
+                        };
+                        anyhow::anyhow!(
+                            "measurements in {url} since {}: {e}{hint}",
+                            args.since
+                        )
+                    })?;
+            for cell in &wide {
+                tracing::warn!(cell = %cell, "planning on a cell whose p50 interval is too wide to state as fact (--accept-wide)");
+            }
             let world = match &options.queue {
                 Some(q) => unload(&world, q),
                 None => world,

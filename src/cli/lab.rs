@@ -234,7 +234,12 @@ async fn run_loop(args: &LabArgs) -> anyhow::Result<()> {
     if args.store.is_some() {
         writeln!(
             std::io::stdout(),
-            "windows before the plan: {url} (advise on them: geolat advise --store {url} --since 1h --topology {BUILTIN_TOPOLOGY}); after it: {after_url}"
+            "windows before the plan: {url} (advise on them: geolat advise --store {url} --since 1h --topology {BUILTIN_TOPOLOGY}{}); after it: {after_url}",
+            if report.busy.is_some() {
+                " --accept-wide"
+            } else {
+                ""
+            }
         )?;
     }
     Ok(())

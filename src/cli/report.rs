@@ -55,7 +55,9 @@ fn commands(args: &AdviceArgs) -> Vec<String> {
         format!("geolat apply --aws {aws} --store {store} change-plan.json            # dry run"),
         format!("geolat apply --aws {aws} --store {store} change-plan.json --apply"),
         format!("geolat history --store {store}"),
-        format!("geolat rollback --aws {aws} --store {store} ID --apply              # undo: ID from history"),
+        format!(
+            "geolat rollback --aws {aws} --store {store} ID --apply              # undo: ID from history"
+        ),
     ]
 }
 

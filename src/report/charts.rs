@@ -342,3 +342,71 @@ pub fn floor(report: &Report) -> String {
         Ok(())
     })
 }
+
+/// Latency CDFs of the largest changed geos: today's main region (dashed)
+/// against the proposed one (solid), one panel per geo.
+pub fn cdf(report: &Report) -> String {
+    let geos: Vec<&str> = {
+        let mut v: Vec<&str> = report.cdfs.iter().map(|c| c.geo.as_str()).collect();
+        v.dedup();
+        v
+    };
+    let cols = 3usize;
+    let rows = geos.len().div_ceil(cols).max(1);
+    svg(960, 220 * rows as u32, |root| {
+        let panels = root.split_evenly((rows, cols));
+        for (geo, panel) in geos.iter().zip(panels.iter()) {
+            let curves: Vec<_> = report.cdfs.iter().filter(|c| c.geo == *geo).collect();
+            let right = curves
+                .iter()
+                .flat_map(|c| c.points.iter().map(|p| p.0))
+                .fold(1.0_f64, f64::max)
+                * 1.05;
+            let mut chart = ChartBuilder::on(panel)
+                .margin(8)
+                .caption(*geo, text(12))
+                .x_label_area_size(24)
+                .y_label_area_size(36)
+                .build_cartesian_2d(0.0..right, 0.0..1.0)
+                .map_err(|e| e.to_string())?;
+            chart
+                .configure_mesh()
+                .x_desc("ms")
+                .x_labels(5)
+                .y_labels(5)
+                .draw()
+                .map_err(|e| e.to_string())?;
+            for c in curves {
+                let colour = region_colour(report, &c.region);
+                let label = format!("{} {} (n={})", c.role, c.region, c.samples);
+                let steps = c.points.iter().copied();
+                if c.role == "today" {
+                    chart
+                        .draw_series(DashedLineSeries::new(steps, 5, 3, colour.stroke_width(2)))
+                        .map_err(|e| e.to_string())?
+                        .label(label)
+                        .legend(move |(x, y)| {
+                            PathElement::new([(x, y), (x + 14, y)], colour.stroke_width(2))
+                        });
+                } else {
+                    chart
+                        .draw_series(LineSeries::new(steps, colour.stroke_width(2)))
+                        .map_err(|e| e.to_string())?
+                        .label(label)
+                        .legend(move |(x, y)| {
+                            PathElement::new([(x, y), (x + 14, y)], colour.stroke_width(2))
+                        });
+                }
+            }
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::LowerRight)
+                .label_font(text(10))
+                .border_style(BLACK.mix(0.3))
+                .background_style(WHITE.mix(0.8))
+                .draw()
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    })
+}

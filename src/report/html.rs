@@ -57,6 +57,10 @@ pub fn render(r: &Report, world: &World, out: &mut dyn Write) -> io::Result<()> 
 
     writeln!(out, "<h2>Latency from each geo to each region</h2>")?;
     writeln!(out, "{}", charts::heatmap(r, world))?;
+    if !r.cdfs.is_empty() {
+        writeln!(out, "<h2>Latency distributions of the largest changes</h2>")?;
+        writeln!(out, "{}", charts::cdf(r))?;
+    }
     writeln!(out, "<h2>Where each geo is served</h2>")?;
     writeln!(out, "{}", charts::map(r, world))?;
     writeln!(out, "<h2>Load against capacity</h2>")?;

@@ -46,9 +46,14 @@ use crate::world::World;
 
 pub use model::Report;
 use model::{
-    BeforeAfter, DataWindow, GeoRow, Grade, Headline, Measured, MechanismNote, RegionRow, Risk,
-    RunnerUp, Source, Verdict,
+    BeforeAfter, Cdf, DataWindow, GeoRow, Grade, Headline, Measured, MechanismNote, RegionRow,
+    Risk, RunnerUp, Source, Verdict,
 };
+
+/// Changed geos whose distributions are drawn, largest traffic first, and
+/// points kept per distribution.
+const CDF_GEOS: usize = 6;
+pub const CDF_POINTS: usize = 64;
 
 /// Share of a region's usable capacity left free with the plan under which
 /// a geo moving there is a high risk (the region is as good as full), and
@@ -100,12 +105,63 @@ pub fn build(input: &Input) -> Report {
             percentile: plan.objective.percentile.as_str().to_owned(),
         },
         headline,
+        cdfs: analysis.map_or_else(Vec::new, |a| cdfs(a, &geos)),
         data_quality: data_quality(world, analysis, &geos),
         geos,
         regions,
         mechanisms: mechanisms(plan),
         commands: input.commands.clone(),
     }
+}
+
+/// Today's and the proposed main region's distributions for the largest
+/// changed geos, from the merged histograms (never from percentiles).
+fn cdfs(a: &Analysis, geos: &[GeoRow]) -> Vec<Cdf> {
+    let mut out = Vec::new();
+    for g in geos.iter().filter(|g| g.changed).take(CDF_GEOS) {
+        for (role, region) in [
+            ("today", &g.serving_today),
+            ("proposed", &g.serving_proposed),
+        ] {
+            let Some(cell) = a.matrix.cells.iter().find(|c| {
+                c.geo == g.id
+                    && c.region == *region
+                    && c.path == PathKind::Direct
+                    && c.phase == a.phase
+            }) else {
+                continue;
+            };
+            let h = &cell.histogram;
+            let n = h.len();
+            if n == 0 {
+                continue;
+            }
+            let mut points = Vec::new();
+            let mut seen = 0u64;
+            for &(index, count) in h.pairs() {
+                seen += count;
+                let upper_ms = crate::analyze::value_range(index).1 as f64 / 1000.0;
+                points.push((upper_ms, seen as f64 / n as f64));
+            }
+            // Thin evenly by rank, always keeping the last point.
+            if points.len() > CDF_POINTS {
+                let step = points.len() as f64 / CDF_POINTS as f64;
+                let last = *points.last().unwrap_or(&(0.0, 1.0));
+                points = (0..CDF_POINTS - 1)
+                    .map(|i| points[(i as f64 * step) as usize])
+                    .chain([last])
+                    .collect();
+            }
+            out.push(Cdf {
+                geo: g.id.clone(),
+                region: region.clone(),
+                role: role.to_owned(),
+                samples: n,
+                points,
+            });
+        }
+    }
+    out
 }
 
 /// The region with the largest share (ties by name).

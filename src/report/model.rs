@@ -20,6 +20,11 @@ pub struct Report {
     pub geos: Vec<GeoRow>,
     pub regions: Vec<RegionRow>,
     pub mechanisms: Vec<MechanismNote>,
+    /// Latency distributions of the largest changed geos, today's main
+    /// region against the proposed one, from the merged HDR histograms
+    /// (store input only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cdfs: Vec<Cdf>,
     /// What a reader should doubt: thin cells, stale data, missing paths.
     pub data_quality: Vec<String>,
     /// The exact commands that plan, apply and undo this advice.
@@ -219,4 +224,16 @@ pub struct MechanismNote {
     /// Above the fractional optimum, percent.
     pub gap_pct: f64,
     pub note: String,
+}
+
+/// One geo x region distribution: `points` are (ms, cumulative fraction),
+/// at most [`super::CDF_POINTS`] of them, the last at 1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cdf {
+    pub geo: String,
+    pub region: String,
+    /// `today` or `proposed`.
+    pub role: String,
+    pub samples: u64,
+    pub points: Vec<(f64, f64)>,
 }
