@@ -1,4 +1,4 @@
-//! `geolat report` (issue 11) from the shared world file: the folder it
+//! `geolat report` (issue 11) from the built-in world's file: the folder it
 //! writes, held to its schema and made the same way twice; when it writes
 //! nothing; and every bad output or input as one line with nothing left
 //! half-written.
@@ -8,10 +8,7 @@ use std::path::Path;
 use crate::util::{self, assert_user_error, geolat};
 
 fn world() -> String {
-    format!(
-        "{}/../shared/world/aws-edges.json",
-        env!("CARGO_MANIFEST_DIR")
-    )
+    format!("{}/src/world/aws-edges.json", env!("CARGO_MANIFEST_DIR"))
 }
 
 async fn report(out: &Path, extra: &[&str]) -> std::process::Output {
