@@ -386,7 +386,10 @@ pub fn cdf(report: &Report) -> String {
                         .map_err(|e| e.to_string())?
                         .label(label)
                         .legend(move |(x, y)| {
-                            PathElement::new([(x, y), (x + 14, y)], colour.stroke_width(2))
+                            // Dashed in the key too: two dashes.
+                            EmptyElement::at((x, y))
+                                + PathElement::new([(0, 0), (5, 0)], colour.stroke_width(2))
+                                + PathElement::new([(8, 0), (13, 0)], colour.stroke_width(2))
                         });
                 } else {
                     chart
