@@ -26,6 +26,7 @@ pub mod geo;
 pub mod hist;
 pub mod inflate;
 pub mod matrix;
+pub mod measured;
 pub mod report;
 pub mod screen;
 pub mod source;
@@ -35,6 +36,7 @@ pub mod world;
 
 pub use hist::{SparseHistogram, index_of, value_range};
 pub use matrix::{Cell, ErrorScope, Matrix, Outcome};
+pub use measured::{MeasuredError, MeasuredWorld, measured_world};
 pub use report::{Analysis, FORMAT, Scope};
 pub use source::{AnalyzeError, analyze};
 pub use world::{Strictness, ToWorldError, to_world, to_world_as};

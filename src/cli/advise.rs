@@ -12,9 +12,8 @@ use chrono::Utc;
 use super::time::{TimeArg, TimeRange};
 use crate::advise::unload::unload;
 use crate::advise::{self, DrainMode, Endpoints, Options, QueueModel};
-use crate::analyze::{self, Analysis, Scope, Strictness, ToWorldError};
+use crate::analyze::{self, Analysis, MeasuredError, Scope, Strictness, ToWorldError};
 use crate::apply::plan::Evidence;
-use crate::config::PathKind;
 use crate::probe::record::Phase;
 use crate::store::Store;
 use crate::world::topology::Topology;
@@ -166,63 +165,43 @@ async fn input_world(
                 now,
                 phase,
             };
-            let analysis = analyze::analyze(&store, scope).await?;
-            if analysis.windows.merged == 0 {
-                anyhow::bail!(
-                    "{url} holds no windows since {} ({} read): widen --since, or probe into it first (`geolat probe --config FILE --store {url}`, or `geolat lab --store {url}`)",
-                    since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    analysis.windows.read
-                );
-            }
-            let provenance = vec![format!(
-                "measured: {} windows in {url} since {}, phase {phase}",
-                analysis.windows.merged,
-                since.to_rfc3339()
-            )];
             let strictness = if args.accept_wide {
                 Strictness::Indicative
             } else {
                 Strictness::Strict
             };
-            let (world, wide) =
-                analyze::to_world_as(&analysis.matrix, &topology, phase, provenance, strictness)
-                    .map_err(|e| {
-                        let hint = match e {
-                            ToWorldError::Missing { .. } if !args.accept_wide => {
-                                " (cells with enough samples but a wide interval, as a busy machine measures, are taken with --accept-wide)"
-                            }
-                            _ => "",
-                        };
-                        anyhow::anyhow!(
+            let measured = analyze::measured_world(&store, scope, &topology, strictness)
+                .await
+                .map_err(|e| {
+                    let hint = match e {
+                        MeasuredError::NoWindows { .. } => format!(
+                            ": widen --since, or probe into it first (`geolat probe --config FILE --store {url}`, or `geolat lab --store {url}`)"
+                        ),
+                        MeasuredError::ToWorld(ToWorldError::Missing { .. }) if !args.accept_wide => {
+                            " (cells with enough samples but a wide interval, as a busy machine measures, are taken with --accept-wide)".to_owned()
+                        }
+                        _ => String::new(),
+                    };
+                    match e {
+                        MeasuredError::ToWorld(e) => anyhow::anyhow!(
                             "measurements in {url} since {}: {e}{hint}",
                             args.since
-                        )
-                    })?;
-            for cell in &wide {
+                        ),
+                        e => anyhow::anyhow!("{e}{hint}"),
+                    }
+                })?;
+            for cell in &measured.wide {
                 tracing::warn!(cell = %cell, "planning on a cell whose p50 interval is too wide to state as fact (--accept-wide)");
             }
             let world = match &options.queue {
-                Some(q) => unload(&world, q),
-                None => world,
+                Some(q) => unload(&measured.world, q),
+                None => measured.world,
             };
-            // Direct-path cells of the planned phase between the topology's
-            // geos and regions that had too few samples to be significant.
-            let thin_cells = analysis
-                .matrix
-                .cells
-                .iter()
-                .filter(|c| {
-                    c.phase == phase
-                        && c.path == PathKind::Direct
-                        && c.insufficient.is_some()
-                        && world.geos.iter().any(|g| g.id == c.geo)
-                        && world.regions.iter().any(|r| r.id == c.region)
-                })
-                .count() as u64;
+            let analysis = measured.analysis;
             let evidence = Evidence {
                 measured_until: now,
                 windows: analysis.windows.merged,
-                thin_cells,
+                thin_cells: measured.thin_cells,
             };
             Ok((world, url.clone(), Some((evidence, analysis))))
         }
