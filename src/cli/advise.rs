@@ -215,6 +215,24 @@ async fn input_world(
     }
 }
 
+/// The advisor's options as the command line set them.
+pub fn options(args: &AdviceArgs) -> Options {
+    Options {
+        percentile: args.percentile,
+        headroom: args.headroom,
+        drain: args.drain.clone(),
+        drain_mode: args.drain_mode,
+        max_change: args.max_change,
+        min_improvement_ms: args.min_improvement_ms,
+        min_move_ms: args.min_move_ms,
+        queue: args.utilisation_cost.then_some(QueueModel {
+            service_ms: args.service_ms,
+        }),
+        failover_share: args.failover_share,
+        ..Options::default()
+    }
+}
+
 /// Advice and everything it was given on.
 pub struct Advised {
     pub world: World,
@@ -228,20 +246,7 @@ pub struct Advised {
 
 /// Reads the inputs (and, with `--aws`, today's routing) and advises.
 pub async fn advised(args: &AdviceArgs) -> anyhow::Result<Advised> {
-    let options = Options {
-        percentile: args.percentile,
-        headroom: args.headroom,
-        drain: args.drain.clone(),
-        drain_mode: args.drain_mode,
-        max_change: args.max_change,
-        min_improvement_ms: args.min_improvement_ms,
-        min_move_ms: args.min_move_ms,
-        queue: args.utilisation_cost.then_some(QueueModel {
-            service_ms: args.service_ms,
-        }),
-        failover_share: args.failover_share,
-        ..Options::default()
-    };
+    let options = options(args);
     let (mut world, source, measured) = input_world(args, &options).await?;
     if let Some(config) = &args.aws {
         let aws = super::routing::AwsArgs {

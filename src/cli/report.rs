@@ -5,8 +5,19 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::advise::{AdviceArgs, Advised, advised};
+use chrono::Utc;
+
+use super::advise::{AdviceArgs, Advised, advised, options};
+use crate::advise::unload::unload;
+use crate::advise::{self, Endpoints};
+use crate::analyze::{self, Analysis, Scope, Strictness};
+use crate::report::stability::{SliceInput, stability};
 use crate::report::{self, Input, write};
+use crate::store::Store;
+use crate::world::topology::Topology;
+
+/// Slices the range is cut into to check the recommendation holds.
+const SLICES: u32 = 4;
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
@@ -79,13 +90,17 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
             return Ok(());
         }
     }
-    let report = report::build(&Input {
+    let mut report = report::build(&Input {
         world: &world,
         plan: &plan,
         source: &source,
         analysis: analysis.as_ref(),
         commands: commands(&args.advice),
     });
+    if let Some(a) = &analysis {
+        let slices = slices(&args.advice, a).await?;
+        report.stability = Some(stability(&report, &slices));
+    }
     let files = write::files(&report, &world, args.summary_only)?;
     write::folder(&args.out, &files)?;
     let names: Vec<&str> = files.iter().map(|(n, _)| *n).collect();
@@ -96,4 +111,54 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
         report.headline.verdict.as_str()
     );
     Ok(())
+}
+
+/// The analysed range cut into [`SLICES`] equal slices, each measured and
+/// advised alone (cells too wide to state as fact are taken: a slice has a
+/// quarter of the samples; the slice's plan is only compared).
+async fn slices(args: &AdviceArgs, whole: &Analysis) -> anyhow::Result<Vec<SliceInput>> {
+    let (Some(url), Some(topology)) = (&args.store, &args.topology) else {
+        return Ok(Vec::new());
+    };
+    let store = Store::open_existing(url)?;
+    let topology = Topology::load(topology)?;
+    let options = options(args);
+    let endpoints = Endpoints {
+        template: args.endpoint_template.clone(),
+        ..Endpoints::default()
+    };
+    let step = (whole.until - whole.since) / SLICES as i32;
+    let mut out = Vec::new();
+    for i in 0..SLICES as i32 {
+        let (since, until) = (whole.since + step * i, whole.since + step * (i + 1));
+        let scope = Scope {
+            store: url.clone(),
+            since,
+            until,
+            now: Utc::now(),
+            phase: whole.phase,
+        };
+        let measured =
+            analyze::measured_world(&store, scope, &topology, Strictness::Indicative).await;
+        let (windows, plan) = match measured {
+            Err(e) => (0, Err(e.to_string())),
+            Ok(m) => {
+                let world = match &options.queue {
+                    Some(q) => unload(&m.world, q),
+                    None => m.world,
+                };
+                let plan = advise::advise(&world, &options, &endpoints)
+                    .map(|a| advise::plan::build(&a, &world.name))
+                    .map_err(|e| e.to_string());
+                (m.analysis.windows.merged, plan)
+            }
+        };
+        out.push(SliceInput {
+            since,
+            until,
+            windows,
+            plan,
+        });
+    }
+    Ok(out)
 }

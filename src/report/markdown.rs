@@ -62,8 +62,30 @@ pub fn headline(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         ),
         None => format!("world file {} (modelled, not measured)", r.source.input),
     };
+    let data = match &r.stability {
+        Some(st) => format!("{data}; {}", stability_line(st)),
+        None => data,
+    };
     writeln!(out, "- Data: {data}")?;
     Ok(())
+}
+
+/// Whether the slices agree, in a few words.
+fn stability_line(st: &super::stability::Stability) -> String {
+    let (planned, all) = (st.planned_slices, st.slices.len());
+    if planned < 2 {
+        format!(
+            "stability unknown: only {planned} of {all} slices of the range had windows to advise on"
+        )
+    } else if st.stable {
+        format!("the same proposal in all {planned} advised slices of {all}")
+    } else {
+        format!(
+            "**unstable**: {} geos go elsewhere in some of {planned} advised slices ({})",
+            st.unstable_geos.len(),
+            st.unstable_geos.join(", ")
+        )
+    }
 }
 
 /// The whole report: the headline, then each section folded.
@@ -116,6 +138,39 @@ pub fn render(r: &Report, summary_only: bool, out: &mut dyn Write) -> io::Result
         }
         Ok(())
     })?;
+    if let Some(st) = &r.stability {
+        details(out, &format!("Stability: {}", stability_line(st)), |out| {
+            writeln!(out, "| slice | windows | plan ms | geos sent elsewhere |")?;
+            writeln!(out, "|---|---:|---:|---|")?;
+            for s in &st.slices {
+                let plan = s.plan_ms.map_or("-".to_owned(), |ms| format!("{ms:.1}"));
+                let differs = match &s.note {
+                    Some(note) => {
+                        let short: String = note.chars().take(160).collect();
+                        let more = if short.len() < note.len() { "…" } else { "" };
+                        format!("no plan: {short}{more}")
+                    }
+                    None if s.differs.is_empty() => "none".to_owned(),
+                    None => s.differs.join(", "),
+                };
+                writeln!(
+                    out,
+                    "| {} to {} | {} | {plan} | {differs} |",
+                    s.since.format("%H:%M"),
+                    s.until.format("%H:%M"),
+                    s.windows
+                )?;
+            }
+            if let Some(spread) = st.spread_ms {
+                writeln!(out)?;
+                writeln!(
+                    out,
+                    "Slice-to-slice spread of the planned latency: {spread:.1} ms."
+                )?;
+            }
+            Ok(())
+        })?;
+    }
     details(out, "What each mechanism can express", |out| {
         writeln!(
             out,

@@ -34,6 +34,7 @@ pub mod floor;
 pub mod html;
 pub mod markdown;
 pub mod model;
+pub mod stability;
 pub mod write;
 
 use std::collections::BTreeMap;
@@ -106,6 +107,7 @@ pub fn build(input: &Input) -> Report {
         },
         headline,
         cdfs: analysis.map_or_else(Vec::new, |a| cdfs(a, &geos)),
+        stability: None,
         data_quality: data_quality(world, analysis, &geos),
         geos,
         regions,
@@ -165,7 +167,7 @@ fn cdfs(a: &Analysis, geos: &[GeoRow]) -> Vec<Cdf> {
 }
 
 /// The region with the largest share (ties by name).
-fn main_region(shares: &BTreeMap<String, f64>) -> String {
+pub(crate) fn main_region(shares: &BTreeMap<String, f64>) -> String {
     shares
         .iter()
         .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(a.0)))
@@ -550,6 +552,48 @@ mod tests {
         assert!((b.slack_ms - 7.17).abs() < 0.05, "{b:?}");
         // Largest demand first.
         assert_eq!(moved.geos[0].id, "A");
+    }
+
+    /// A slice that proposes what the range does is stable; one where A's
+    /// demand was low (nothing moves) sends B elsewhere; a slice without
+    /// windows is named and does not count.
+    #[test]
+    fn slices_that_disagree_make_the_recommendation_unstable() {
+        use chrono::TimeZone;
+        use stability::{SliceInput, stability};
+        let (plan, report) = report_of(&world(90.0));
+        let (quiet, _) = report_of(&world(20.0));
+        let t = |h| chrono::Utc.with_ymd_and_hms(2026, 12, 2, h, 0, 0).unwrap();
+        let slice = |h, plan: Result<Plan, String>| SliceInput {
+            since: t(h),
+            until: t(h + 1),
+            windows: 60,
+            plan,
+        };
+        let same = stability(
+            &report,
+            &[slice(0, Ok(plan.clone())), slice(1, Ok(plan.clone()))],
+        );
+        assert!(same.stable && same.unstable_geos.is_empty(), "{same:?}");
+        assert_eq!(same.spread_ms, Some(0.0));
+        let mixed = stability(
+            &report,
+            &[
+                slice(0, Ok(plan.clone())),
+                slice(1, Ok(quiet)),
+                slice(2, Err("no windows".into())),
+            ],
+        );
+        assert!(!mixed.stable);
+        assert_eq!(mixed.unstable_geos, ["B"]);
+        assert_eq!(mixed.planned_slices, 2);
+        assert_eq!(mixed.slices[1].differs, ["B"]);
+        assert_eq!(mixed.slices[2].note.as_deref(), Some("no windows"));
+        let alone = stability(&report, &[slice(0, Ok(plan)), slice(1, Err("none".into()))]);
+        assert!(
+            !alone.stable && alone.unstable_geos.is_empty(),
+            "one slice tells nothing"
+        );
     }
 
     #[test]

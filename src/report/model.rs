@@ -25,6 +25,10 @@ pub struct Report {
     /// (store input only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cdfs: Vec<Cdf>,
+    /// Store input only: whether each slice of the range, advised alone,
+    /// proposes the same (see [`super::stability`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stability: Option<super::stability::Stability>,
     /// What a reader should doubt: thin cells, stale data, missing paths.
     pub data_quality: Vec<String>,
     /// The exact commands that plan, apply and undo this advice.

@@ -151,6 +151,11 @@ async fn the_loop_moves_traffic_off_an_overloaded_region_and_latency_drops() {
         assert!(ms.windows(2).all(|w| w[0] <= w[1]), "{cdf}");
         assert_eq!(points.last().unwrap()[1].as_f64(), Some(1.0), "{cdf}");
     }
+    // The range cut in four slices, each advised alone and compared.
+    let slices = report["stability"]["slices"].as_array().unwrap();
+    assert_eq!(slices.len(), 4, "{}", report["stability"]);
+    let in_slices: u64 = slices.iter().map(|s| s["windows"].as_u64().unwrap()).sum();
+    assert!(in_slices <= report["source"]["window"]["windows"].as_u64().unwrap());
     let html = std::fs::read_to_string(folder.join("report.html")).unwrap();
     assert_eq!(html.matches("<svg").count(), 5, "the CDFs are drawn too");
 
