@@ -165,12 +165,7 @@ async fn input_world(
                 now,
                 phase,
             };
-            let strictness = if args.accept_wide {
-                Strictness::Indicative
-            } else {
-                Strictness::Strict
-            };
-            let measured = analyze::measured_world(&store, scope, &topology, strictness)
+            let measured = analyze::measured_world(&store, scope, &topology, strictness(args))
                 .await
                 .map_err(|e| {
                     let hint = match e {
@@ -233,6 +228,23 @@ pub fn options(args: &AdviceArgs) -> Options {
     }
 }
 
+/// The traffic policy's endpoints as the command line names them.
+pub fn endpoints(args: &AdviceArgs) -> Endpoints {
+    Endpoints {
+        template: args.endpoint_template.clone(),
+        ..Endpoints::default()
+    }
+}
+
+/// How well a measured cell must be measured to be planned on.
+pub fn strictness(args: &AdviceArgs) -> Strictness {
+    if args.accept_wide {
+        Strictness::Indicative
+    } else {
+        Strictness::Strict
+    }
+}
+
 /// Advice and everything it was given on.
 pub struct Advised {
     pub world: World,
@@ -264,11 +276,7 @@ pub async fn advised(args: &AdviceArgs) -> anyhow::Result<Advised> {
         }
         world.routing = Some(state.geo_fractions(&world));
     }
-    let endpoints = Endpoints {
-        template: args.endpoint_template.clone(),
-        ..Endpoints::default()
-    };
-    let advice = advise::advise(&world, &options, &endpoints)
+    let advice = advise::advise(&world, &options, &endpoints(args))
         .with_context(|| format!("advising on {source}"))?;
     let name = if world.name.is_empty() {
         source.clone()

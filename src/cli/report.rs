@@ -7,9 +7,9 @@ use clap::Args;
 
 use chrono::Utc;
 
-use super::advise::{AdviceArgs, Advised, advised, options};
+use super::advise::{AdviceArgs, Advised, advised, endpoints, options};
+use crate::advise;
 use crate::advise::unload::unload;
-use crate::advise::{self, Endpoints};
 use crate::analyze::{self, Analysis, Scope, Strictness};
 use crate::report::stability::{SliceInput, stability};
 use crate::report::{self, Input, write};
@@ -123,10 +123,7 @@ async fn slices(args: &AdviceArgs, whole: &Analysis) -> anyhow::Result<Vec<Slice
     let store = Store::open_existing(url)?;
     let topology = Topology::load(topology)?;
     let options = options(args);
-    let endpoints = Endpoints {
-        template: args.endpoint_template.clone(),
-        ..Endpoints::default()
-    };
+    let endpoints = endpoints(args);
     let step = (whole.until - whole.since) / SLICES as i32;
     let mut out = Vec::new();
     for i in 0..SLICES as i32 {

@@ -11,7 +11,7 @@
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::model::Report;
+use super::model::{Report, Role};
 use crate::world::World;
 
 /// Okabe-Ito, in the order regions are listed.
@@ -93,7 +93,7 @@ fn anchored(size: u32, h: HPos) -> TextStyle<'static> {
 /// the planned percentile: a filled circle marks today's main region, a
 /// ring the proposed one.
 pub fn heatmap(report: &Report, world: &World) -> String {
-    let percentile = world_percentile(report);
+    let percentile = report.source.percentile;
     let rows: Vec<_> = report.geos.iter().take(MAX_ROWS).collect();
     let regions: Vec<&str> = report.regions.iter().map(|r| r.id.as_str()).collect();
     let (label_w, cell_w, cell_h, top) = (150i32, 96i32, 18i32, 40i32);
@@ -168,14 +168,6 @@ pub fn heatmap(report: &Report, world: &World) -> String {
             anchored(11, HPos::Left),
         )))
     })
-}
-
-fn world_percentile(report: &Report) -> crate::world::Percentile {
-    match report.source.percentile.as_str() {
-        "p90" => crate::world::Percentile::P90,
-        "p99" => crate::world::Percentile::P99,
-        _ => crate::world::Percentile::P50,
-    }
 }
 
 /// Each region's load today and with the plan, against its capacity and
@@ -378,9 +370,9 @@ pub fn cdf(report: &Report) -> String {
                 .map_err(|e| e.to_string())?;
             for c in curves {
                 let colour = region_colour(report, &c.region);
-                let label = format!("{} {} (n={})", c.role, c.region, c.samples);
+                let label = format!("{} {} (n={})", c.role.as_str(), c.region, c.samples);
                 let steps = c.points.iter().copied();
-                if c.role == "today" {
+                if c.role == Role::Today {
                     chart
                         .draw_series(DashedLineSeries::new(steps, 5, 3, colour.stroke_width(2)))
                         .map_err(|e| e.to_string())?

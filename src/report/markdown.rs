@@ -94,7 +94,7 @@ pub fn render(r: &Report, summary_only: bool, out: &mut dyn Write) -> io::Result
     if summary_only {
         return Ok(());
     }
-    let pct = &r.source.percentile;
+    let pct = r.source.percentile.as_str();
     details(out, "Changes and every geo", |out| {
         writeln!(
             out,

@@ -48,7 +48,7 @@ use crate::world::World;
 pub use model::Report;
 use model::{
     BeforeAfter, Cdf, DataWindow, GeoRow, Grade, Headline, Measured, MechanismNote, RegionRow,
-    Risk, RunnerUp, Source, Verdict,
+    Risk, Role, RunnerUp, Source, Verdict,
 };
 
 /// Changed geos whose distributions are drawn, largest traffic first, and
@@ -103,7 +103,7 @@ pub fn build(input: &Input) -> Report {
                 windows: a.windows.merged,
                 thin_cells: plan.evidence.as_ref().map_or(0, |e| e.thin_cells),
             }),
-            percentile: plan.objective.percentile.as_str().to_owned(),
+            percentile: plan.objective.percentile,
         },
         headline,
         cdfs: analysis.map_or_else(Vec::new, |a| cdfs(a, &geos)),
@@ -122,15 +122,10 @@ fn cdfs(a: &Analysis, geos: &[GeoRow]) -> Vec<Cdf> {
     let mut out = Vec::new();
     for g in geos.iter().filter(|g| g.changed).take(CDF_GEOS) {
         for (role, region) in [
-            ("today", &g.serving_today),
-            ("proposed", &g.serving_proposed),
+            (Role::Today, &g.serving_today),
+            (Role::Proposed, &g.serving_proposed),
         ] {
-            let Some(cell) = a.matrix.cells.iter().find(|c| {
-                c.geo == g.id
-                    && c.region == *region
-                    && c.path == PathKind::Direct
-                    && c.phase == a.phase
-            }) else {
+            let Some(cell) = direct_cell(a, &g.id, region) else {
                 continue;
             };
             let h = &cell.histogram;
@@ -157,7 +152,7 @@ fn cdfs(a: &Analysis, geos: &[GeoRow]) -> Vec<Cdf> {
             out.push(Cdf {
                 geo: g.id.clone(),
                 region: region.clone(),
-                role: role.to_owned(),
+                role,
                 samples: n,
                 points,
             });
@@ -185,12 +180,17 @@ fn moved_share(a: &BTreeMap<String, f64>, b: &BTreeMap<String, f64>) -> f64 {
         / 2.0
 }
 
+/// The geo x region cell the advice planned on: direct path, planned phase.
+fn direct_cell<'a>(a: &'a Analysis, geo: &str, region: &str) -> Option<&'a crate::analyze::Cell> {
+    a.matrix.cells.iter().find(|c| {
+        c.geo == geo && c.region == region && c.path == PathKind::Direct && c.phase == a.phase
+    })
+}
+
 fn measured(analysis: Option<&Analysis>, geo: &str, region: &str) -> Option<Measured> {
     let a = analysis?;
     let ms = |us: u64| us as f64 / 1000.0;
-    let cell = a.matrix.cells.iter().find(|c| {
-        c.geo == geo && c.region == region && c.path == PathKind::Direct && c.phase == a.phase
-    });
+    let cell = direct_cell(a, geo, region);
     Some(match cell {
         Some(c) => {
             let p50 = c.percentiles.as_ref().map(|p| &p.p50);

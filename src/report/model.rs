@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::world::Percentile;
+
 pub const FORMAT: &str = "geolat-report/1";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,7 +46,7 @@ pub struct Source {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<DataWindow>,
     /// The percentile the advice minimised (`p50`, `p90`, `p99`).
-    pub percentile: String,
+    pub percentile: Percentile,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -230,14 +232,30 @@ pub struct MechanismNote {
     pub note: String,
 }
 
+/// Which of a changed geo's main regions a distribution is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Today,
+    Proposed,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Today => "today",
+            Role::Proposed => "proposed",
+        }
+    }
+}
+
 /// One geo x region distribution: `points` are (ms, cumulative fraction),
 /// at most [`super::CDF_POINTS`] of them, the last at 1.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cdf {
     pub geo: String,
     pub region: String,
-    /// `today` or `proposed`.
-    pub role: String,
+    pub role: Role,
     pub samples: u64,
     pub points: Vec<(f64, f64)>,
 }
