@@ -7,7 +7,9 @@
 //! (the plan) -> `apply` (change plans, guardrails, lease, audit) ->
 //! `routing` (the control-plane interface), implemented by `lab` and by
 //! `aws` (Route 53, Global Accelerator). `publish` sends what was measured
-//! on to CloudWatch, after `analyze`. `lab`
+//! on to CloudWatch, after `analyze`. The views come last and read
+//! everything before them: `report` (a recommendation to decide on, as
+//! files) and `dash` (the same live in a terminal). `lab`
 //! emulates regional endpoints, DNS and an accelerator on loopback for
 //! tests, benchmarks and demos; `cli` is the command line over all of it.
 
@@ -19,6 +21,7 @@ pub mod apply;
 pub mod aws;
 pub mod cli;
 pub mod config;
+pub mod dash;
 pub mod lab;
 pub mod probe;
 pub mod publish;

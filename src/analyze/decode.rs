@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::v2::{V2Error, V2Reader};
 use crate::config::PathKind;
-use crate::probe::record::Phase;
+use crate::probe::record::{ErrorClass, Phase};
 use crate::window::{FORMAT, HISTOGRAM_ENCODING};
 
 /// More attempts than one window can hold: a trillion is some 16 million
@@ -85,6 +85,8 @@ pub struct Outcome {
     pub region: Option<usize>,
     pub attempts: u64,
     pub errors: u64,
+    /// `errors` by class (each class once, in the order first seen).
+    pub classes: Vec<(ErrorClass, u64)>,
 }
 
 #[derive(Deserialize)]
@@ -148,6 +150,7 @@ struct ErrorView<'a> {
     path: PathKind,
     #[serde(borrow, default)]
     region: Option<Cow<'a, str>>,
+    class: ErrorClass,
     count: u64,
 }
 
@@ -214,6 +217,7 @@ impl WindowDecoder {
                         region,
                         attempts: 0,
                         errors: 0,
+                        classes: Vec::new(),
                     });
                     outcomes.len() - 1
                 }
@@ -221,12 +225,13 @@ impl WindowDecoder {
         };
         let mut tally = Vec::with_capacity(view.targets.len() + view.errors.len());
         for t in &view.targets {
-            tally.push((outcome(t.path, t.region.as_deref()), t.attempts, 0));
+            tally.push((outcome(t.path, t.region.as_deref()), t.attempts, 0, None));
         }
         for e in &view.errors {
-            tally.push((outcome(e.path, e.region.as_deref()), 0, e.count));
+            let i = outcome(e.path, e.region.as_deref());
+            tally.push((i, 0, e.count, Some(e.class)));
         }
-        for (i, attempts, errors) in tally {
+        for (i, attempts, errors, class) in tally {
             let o = &mut outcomes[i];
             let (Some(a), Some(e)) = (
                 o.attempts.checked_add(attempts),
@@ -238,6 +243,13 @@ impl WindowDecoder {
                 )));
             };
             (o.attempts, o.errors) = (a, e);
+            if let Some(class) = class {
+                match o.classes.iter_mut().find(|(c, _)| *c == class) {
+                    // Bounded by `errors`, checked just above.
+                    Some((_, n)) => *n += errors,
+                    None => o.classes.push((class, errors)),
+                }
+            }
         }
         // Every error is a failed attempt, so no target fails more often
         // than it was tried; and no probe makes MAX_ATTEMPTS attempts in

@@ -7,7 +7,7 @@
 //! the number of windows or samples, and folding in any order gives the same
 //! matrix (merging adds counts).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
@@ -15,7 +15,7 @@ use super::decode::{DecodeError, DecodedWindow, WindowDecoder};
 use super::estimate::{Percentiles, insufficient};
 use super::hist::{Accumulator, SparseHistogram};
 use crate::config::PathKind;
-use crate::probe::record::Phase;
+use crate::probe::record::{ErrorClass, Phase};
 use crate::window::Window;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,8 +69,7 @@ pub struct MatrixBuilder {
     /// `cells`, 0 for none. Direct indexing instead of hashing a key for
     /// each of the fifty-odd series of every window.
     slots: Vec<Vec<[u32; SLOTS]>>,
-    /// (attempts, errors)
-    groups: HashMap<GroupKey, (u64, u64)>,
+    groups: HashMap<GroupKey, Tally>,
 }
 
 impl MatrixBuilder {
@@ -95,10 +94,7 @@ impl MatrixBuilder {
                 region: o.region.map(|r| regions[r]),
             };
             let g = self.groups.entry(key).or_default();
-            // Saturating: each window's counts were checked on decoding,
-            // but a long range may still sum past 2^64-1.
-            g.0 = g.0.saturating_add(o.attempts);
-            g.1 = g.1.saturating_add(o.errors);
+            g.add(o.attempts, o.errors, o.classes.iter().copied());
         }
     }
 
@@ -120,15 +116,14 @@ impl MatrixBuilder {
             });
             self.cells[cell].1.absorb(acc);
         }
-        for (key, (attempts, errors)) in other.groups {
+        for (key, t) in other.groups {
             let key = GroupKey {
                 geo: geos[key.geo as usize],
                 region: key.region.map(|r| regions[r as usize]),
                 ..key
             };
             let g = self.groups.entry(key).or_default();
-            g.0 = g.0.saturating_add(attempts);
-            g.1 = g.1.saturating_add(errors);
+            g.add(t.attempts, t.errors, t.classes);
         }
     }
 
@@ -186,8 +181,7 @@ impl MatrixBuilder {
             let region = (path == PathKind::Direct).then_some(region);
             self.groups
                 .get(&GroupKey { geo, path, region })
-                .copied()
-                .unwrap_or_default()
+                .map_or((0, 0), |t| (t.attempts, t.errors))
         };
         let cells = keys
             .into_iter()
@@ -219,17 +213,44 @@ impl MatrixBuilder {
         let mut outcomes: Vec<Outcome> = self
             .groups
             .iter()
-            .map(|(k, &(attempts, errors))| Outcome {
+            .map(|(k, t)| Outcome {
                 geo: self.geos.name(k.geo).to_owned(),
                 path: k.path,
                 region: k.region.map(|r| self.regions.name(r).to_owned()),
-                attempts,
-                errors,
-                error_rate: rate(errors, attempts),
+                attempts: t.attempts,
+                errors: t.errors,
+                error_rate: rate(t.errors, t.attempts),
+                errors_by_class: t.classes.clone(),
             })
             .collect();
         outcomes.sort_by(|a, b| (&a.geo, a.path, &a.region).cmp(&(&b.geo, b.path, &b.region)));
         Matrix { cells, outcomes }
+    }
+}
+
+/// Attempts and failures of one target group, failures by class.
+#[derive(Debug, Default)]
+struct Tally {
+    attempts: u64,
+    errors: u64,
+    classes: BTreeMap<ErrorClass, u64>,
+}
+
+impl Tally {
+    /// Saturating: each window's counts were checked on decoding, but a
+    /// long range may still sum past 2^64-1.
+    fn add(
+        &mut self,
+        attempts: u64,
+        errors: u64,
+        classes: impl IntoIterator<Item = (ErrorClass, u64)>,
+    ) {
+        self.attempts = self.attempts.saturating_add(attempts);
+        self.errors = self.errors.saturating_add(errors);
+        for (class, n) in classes.into_iter().filter(|(_, n)| *n > 0) {
+            let c = self.classes.entry(class).or_default();
+            *c = c.saturating_add(n);
+        }
     }
 }
 
@@ -294,6 +315,9 @@ pub struct Outcome {
     pub attempts: u64,
     pub errors: u64,
     pub error_rate: Option<f64>,
+    /// `errors` by class, each failed attempt once (absent with no errors).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub errors_by_class: BTreeMap<ErrorClass, u64>,
 }
 
 /// Cells sorted by geo, path, region, phase.
@@ -352,7 +376,7 @@ impl Matrix {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyze::decode::{Outcome as Tally, Part};
+    use crate::analyze::decode::{Outcome as Counted, Part};
 
     /// A window from `geo` with one direct series towards `region`.
     fn window(geo: &str, region: &str, buckets: Vec<(u32, u64)>) -> DecodedWindow {
@@ -371,11 +395,12 @@ mod tests {
                 buckets: 0..buckets.len(),
             }],
             buckets,
-            outcomes: vec![Tally {
+            outcomes: vec![Counted {
                 path: PathKind::Direct,
                 region: Some(0),
                 attempts: 3,
                 errors: 1,
+                classes: vec![(ErrorClass::ConnectTimeout, 1)],
             }],
             targets: 1,
         }

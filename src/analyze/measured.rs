@@ -44,8 +44,18 @@ pub async fn measured_world(
     topology: &Topology,
     strictness: Strictness,
 ) -> Result<MeasuredWorld, MeasuredError> {
-    let (url, since, phase) = (scope.store.clone(), scope.since, scope.phase);
     let analysis = analyze(store, scope).await?;
+    measured_from(analysis, topology, strictness)
+}
+
+/// The world `topology` describes from an analysis's direct cells at its
+/// phase (an analysis already read, sliced or not).
+pub fn measured_from(
+    analysis: Analysis,
+    topology: &Topology,
+    strictness: Strictness,
+) -> Result<MeasuredWorld, MeasuredError> {
+    let (url, since, phase) = (analysis.store.clone(), analysis.since, analysis.phase);
     if analysis.windows.merged == 0 {
         return Err(MeasuredError::NoWindows {
             store: url,

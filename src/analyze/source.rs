@@ -23,11 +23,12 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Read as _;
 use std::path::PathBuf;
 
+use chrono::{DateTime, TimeDelta, Utc};
 use futures::TryStreamExt as _;
 use tokio::sync::mpsc;
 
 use super::decode::{DecodedWindow, WindowDecoder};
-use super::matrix::MatrixBuilder;
+use super::matrix::{Matrix, MatrixBuilder};
 use super::report::{Analysis, Scope};
 use super::screen::{Screen, Seen, Verdict};
 use crate::store::{Store, StoreError, WindowObject};
@@ -81,13 +82,22 @@ thread_local! {
 struct Fold {
     screen: Screen,
     matrix: MatrixBuilder,
+    /// With [`analyze_sliced`]: the same windows folded again by the slice
+    /// of the range their start falls in.
+    slices: Vec<(MatrixBuilder, u64)>,
+    since: DateTime<Utc>,
+    step: TimeDelta,
 }
 
 impl Fold {
-    fn new(scope: &Scope, seen: Seen) -> Fold {
+    fn new(scope: &Scope, seen: Seen, slices: u32) -> Fold {
+        let step = (scope.until - scope.since) / slices.max(1) as i32;
         Fold {
             screen: Screen::new(scope.since, scope.until, scope.now, seen),
             matrix: MatrixBuilder::default(),
+            slices: (0..slices).map(|_| Default::default()).collect(),
+            since: scope.since,
+            step,
         }
     }
 
@@ -97,6 +107,11 @@ impl Fold {
             Ok(w) => {
                 if self.screen.check(&obj.key, obj.last_modified, &w) == Verdict::Merge {
                     self.matrix.add(&w);
+                    if let Some(slice) = slice_of(w.start, self.since, self.step, self.slices.len())
+                    {
+                        self.slices[slice].0.add(&w);
+                        self.slices[slice].1 += 1;
+                    }
                 }
             }
         }
@@ -105,19 +120,60 @@ impl Fold {
     fn merge(&mut self, other: Fold) {
         self.screen.merge(other.screen);
         self.matrix.merge(other.matrix);
+        for (mine, (theirs, n)) in self.slices.iter_mut().zip(other.slices) {
+            mine.0.merge(theirs);
+            mine.1 += n;
+        }
     }
+}
+
+/// The slice of the range a window starting at `start` is folded into.
+fn slice_of(
+    start: DateTime<Utc>,
+    since: DateTime<Utc>,
+    step: TimeDelta,
+    slices: usize,
+) -> Option<usize> {
+    let step = step.num_milliseconds();
+    if slices == 0 || step <= 0 {
+        return None;
+    }
+    let i = (start - since).num_milliseconds().max(0) / step;
+    Some((i as usize).min(slices - 1))
+}
+
+/// One part of an analysed range, folded alone.
+#[derive(Debug, Clone)]
+pub struct Slice {
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    /// Windows folded into it.
+    pub windows: u64,
+    pub matrix: Matrix,
 }
 
 /// Analyses every window in the store that started in the scope's range.
 pub async fn analyze(store: &Store, scope: Scope) -> Result<Analysis, AnalyzeError> {
+    Ok(analyze_sliced(store, scope, 0).await?.0)
+}
+
+/// [`analyze`], and the range cut into `slices` equal parts each folded
+/// alone (percentiles over time, a recommendation's stability) in the same
+/// single read of the store. Each slice holds a matrix as large as the
+/// whole range's at most.
+pub async fn analyze_sliced(
+    store: &Store,
+    scope: Scope,
+    slices: u32,
+) -> Result<(Analysis, Vec<Slice>), AnalyzeError> {
     let seen = Seen::default();
     let objects = store
         .window_objects(scope.since, scope.until)
         .map_err(AnalyzeError::from);
     let fold = if store.is_local() {
-        fold_local(store, &scope, &seen, objects).await?
+        fold_local(store, &scope, slices, &seen, objects).await?
     } else {
-        let mut fold = Fold::new(&scope, seen);
+        let mut fold = Fold::new(&scope, seen, slices);
         let windows = objects
             .map_ok(|obj| fetch_remote(store, obj))
             .try_buffered(REMOTE_CONCURRENCY);
@@ -129,11 +185,20 @@ pub async fn analyze(store: &Store, scope: Scope) -> Result<Analysis, AnalyzeErr
     };
     let (cells, buckets) = fold.matrix.size();
     tracing::debug!(cells, buckets, "matrix folded");
-    Ok(Analysis::new(
-        scope,
-        fold.screen.finish(),
-        fold.matrix.finish(),
-    ))
+    let step = fold.step;
+    let parts = fold
+        .slices
+        .into_iter()
+        .enumerate()
+        .map(|(i, (builder, windows))| Slice {
+            since: scope.since + step * i as i32,
+            until: scope.since + step * (i as i32 + 1),
+            windows,
+            matrix: builder.finish(),
+        })
+        .collect();
+    let analysis = Analysis::new(scope, fold.screen.finish(), fold.matrix.finish());
+    Ok((analysis, parts))
 }
 
 /// A batch of windows for a local worker, with their files.
@@ -142,6 +207,7 @@ type Batch = Vec<(WindowObject, Option<PathBuf>)>;
 async fn fold_local(
     store: &Store,
     scope: &Scope,
+    slices: u32,
     seen: &Seen,
     objects: impl futures::Stream<Item = Result<WindowObject, AnalyzeError>>,
 ) -> Result<Fold, AnalyzeError> {
@@ -150,7 +216,7 @@ async fn fold_local(
     let mut handles = Vec::with_capacity(workers);
     for _ in 0..workers {
         let (tx, rx) = mpsc::channel::<Batch>(QUEUED_BATCHES);
-        let fold = Fold::new(scope, seen.clone());
+        let fold = Fold::new(scope, seen.clone(), slices);
         senders.push(tx);
         handles.push(tokio::task::spawn_blocking(move || work(rx, fold)));
     }
@@ -188,7 +254,7 @@ async fn fold_local(
     let mut folds = folds.into_iter();
     let mut fold = folds
         .next()
-        .unwrap_or_else(|| Fold::new(scope, seen.clone()));
+        .unwrap_or_else(|| Fold::new(scope, seen.clone(), slices));
     for other in folds {
         fold.merge(other);
     }

@@ -32,8 +32,14 @@ pub struct LabArgs {
     #[arg(short = 'n', long, default_value_t = 4)]
     pub samples: u32,
     /// Keep the rounds' windows in this store (default: a temporary directory).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", conflicts_with = "dash")]
     pub store: Option<String>,
+    /// Watch the loop on the dashboard (`geolat dash --lab` on this world)
+    /// instead of reading its table at the end.
+    #[arg(long)]
+    pub dash: bool,
+    #[command(flatten)]
+    pub view: super::dash::ViewArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -197,6 +203,9 @@ async fn run_loop(args: &LabArgs) -> anyhow::Result<()> {
         degrade: degradations(&args.degrade, &world)?,
         ..LoopOptions::default()
     };
+    if args.dash {
+        return super::dash::with_lab(world, opts, &args.view).await;
+    }
     // Windows go to the given store, or to a directory removed afterwards.
     let (url, _scratch) = match &args.store {
         Some(url) => (url.clone(), None),

@@ -6,6 +6,7 @@ mod advise;
 mod analyze;
 mod change;
 mod cloudwatch;
+pub(crate) mod dash;
 mod files;
 mod lab;
 mod lease;
@@ -46,7 +47,23 @@ impl Cli {
         }
     }
 
+    /// Whether the command draws on the terminal: log lines on stderr would
+    /// scribble over it, so they are off (`GEOLAT_LOG` still turns them on).
+    pub fn draws(&self) -> bool {
+        let view = match &self.command {
+            Command::Dash(d) => &d.view,
+            Command::Lab(lab::LabArgs {
+                dash: true, view, ..
+            }) => view,
+            _ => return false,
+        };
+        !view.once && crate::dash::interactive()
+    }
+
     pub fn log_level(&self) -> &'static str {
+        if self.draws() {
+            return "off";
+        }
         match self.verbose {
             0 => "warn,geolat=info",
             1 => "info,geolat=debug",
@@ -63,8 +80,10 @@ pub enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Advise: the capacity-aware routing plan that minimises user latency.
     Advise(advise::AdviseArgs),
-    /// Report: the advice as a policy recommendation (JSON, Markdown, CSV) to decide on.
+    /// Report: the advice as a policy recommendation (JSON, Markdown, HTML, charts) to decide on.
     Report(report::ReportArgs),
+    /// Dashboard: the latency matrix, geo detail, regions and plan, live in a terminal.
+    Dash(dash::DashArgs),
     /// Stored windows: list what a store holds for a time range.
     #[command(subcommand)]
     Store(store::StoreCommand),
@@ -96,6 +115,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Analyze(args) => analyze::run(args).await,
         Command::Advise(args) => advise::run(args).await,
         Command::Report(args) => report::run(args).await,
+        Command::Dash(args) => dash::run(args).await,
         Command::Store(cmd) => store::run(cmd).await,
         Command::Lab(args) => lab::run(args).await,
         Command::Routing(cmd) => routing::run(cmd).await,

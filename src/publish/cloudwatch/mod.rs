@@ -427,6 +427,7 @@ mod tests {
                     attempts: 10,
                     errors: 2,
                     error_rate: Some(0.2),
+                    errors_by_class: Default::default(),
                 },
                 Outcome {
                     geo: "de".into(),
@@ -435,6 +436,7 @@ mod tests {
                     attempts: 5,
                     errors: 0,
                     error_rate: Some(0.0),
+                    errors_by_class: Default::default(),
                 },
             ],
         };
