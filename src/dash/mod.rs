@@ -92,6 +92,7 @@ pub async fn live(
     ));
     let mut terminal = ratatui::try_init()?;
     let _restore = run::Restore;
+    run::restore_on_panic();
     let size = terminal.size()?;
     run::terminal_events(tx);
     let state = State::new(phase, options.fixed_scale, (size.width, size.height));

@@ -171,12 +171,27 @@ fn table_for(state: &State) -> super::table::Table {
 }
 
 /// Puts the terminal back (raw mode off, main screen, cursor shown) when
-/// dropped, on every way out of the dashboard but a panic, which the hook
-/// `ratatui::init` installs restores first.
+/// dropped: on every way out of the dashboard, errors included.
 pub struct Restore;
 
 impl Drop for Restore {
     fn drop(&mut self) {
-        ratatui::restore();
+        restore();
     }
+}
+
+fn restore() {
+    ratatui::restore();
+    let _ = ratatui::crossterm::execute!(std::io::stdout(), ratatui::crossterm::cursor::Show);
+}
+
+/// On a panic, the terminal is restored before the message is printed
+/// (`ratatui::try_init` restores raw mode and the screen; this adds the
+/// cursor), so the message is readable and the shell usable.
+pub fn restore_on_panic() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore();
+        previous(info);
+    }));
 }

@@ -283,17 +283,14 @@ pub fn selected_index(state: &State, table: &Table) -> Option<usize> {
 }
 
 /// After the rows change: the selected geo stays selected where it is
-/// still shown, else the first row is; the offset keeps it on screen.
+/// still shown; else (filtered out, gone from the data, none yet) the
+/// first row shown is, so Enter never opens a geo the user cannot see.
 pub fn settle(state: &mut State, table: &Table) {
     match selected_index(state, table) {
         Some(i) => scroll_to(state, i, table.rows.len()),
         None => {
-            // Hidden by a filter: kept, so it comes back with the filter
-            // off; with no selection yet, the first row.
-            if state.selected.is_none() {
-                state.selected = table.rows.first().map(|r| r.geo.clone());
-            }
-            state.offset = state.offset.min(table.rows.len().saturating_sub(1));
+            state.selected = table.rows.first().map(|r| r.geo.clone());
+            state.offset = 0;
         }
     }
 }

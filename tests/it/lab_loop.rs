@@ -159,6 +159,9 @@ async fn the_loop_moves_traffic_off_an_overloaded_region_and_latency_drops() {
     let html = std::fs::read_to_string(folder.join("report.html")).unwrap();
     assert_eq!(html.matches("<svg").count(), 5, "the CDFs are drawn too");
 
+    // Issue 11: the dashboard over the same store, in a real terminal.
+    crate::dash::drive_in_a_terminal(dir.path(), &topology, "B");
+
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_geolat"))
         .args(["advise", "--store", dir.path().to_str().unwrap()])
         .output()

@@ -5,6 +5,7 @@ mod analyze;
 mod aws;
 mod cli;
 mod config;
+mod dash;
 mod errors;
 mod hdr_reference;
 mod lab;
