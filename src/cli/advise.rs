@@ -12,7 +12,7 @@ use chrono::Utc;
 use super::time::{TimeArg, TimeRange};
 use crate::advise::unload::unload;
 use crate::advise::{self, DrainMode, Endpoints, Options, QueueModel};
-use crate::analyze::{self, Analysis, MeasuredError, Scope, Strictness, ToWorldError};
+use crate::analyze::{self, Analysis, MeasuredError, Scope, Slice, Strictness, ToWorldError};
 use crate::apply::plan::Evidence;
 use crate::probe::record::Phase;
 use crate::store::Store;
@@ -149,7 +149,8 @@ fn positive(s: &str) -> Result<f64, String> {
 async fn input_world(
     args: &AdviceArgs,
     options: &Options,
-) -> anyhow::Result<(World, String, Option<(Evidence, Analysis)>)> {
+    slices: u32,
+) -> anyhow::Result<(World, String, Option<(Evidence, Analysis, Vec<Slice>)>)> {
     match (&args.world, &args.store, &args.topology) {
         (Some(file), None, None) => Ok((World::load(file)?, file.display().to_string(), None)),
         (None, Some(url), Some(topology)) => {
@@ -165,9 +166,13 @@ async fn input_world(
                 now,
                 phase,
             };
-            let measured = analyze::measured_world(&store, scope, &topology, strictness(args))
-                .await
-                .map_err(|e| {
+            let measured = async {
+                let (analysis, parts) = analyze::analyze_sliced(&store, scope, slices).await?;
+                let measured = analyze::measured_from(analysis, &topology, strictness(args))?;
+                Ok::<_, MeasuredError>((measured, parts))
+            }
+            .await
+            .map_err(|e| {
                     let hint = match e {
                         MeasuredError::NoWindows { .. } => format!(
                             ": widen --since, or probe into it first (`geolat probe --config FILE --store {url}`, or `geolat lab --store {url}`)"
@@ -185,6 +190,7 @@ async fn input_world(
                         e => anyhow::anyhow!("{e}{hint}"),
                     }
                 })?;
+            let (measured, parts) = measured;
             for cell in &measured.wide {
                 tracing::warn!(cell = %cell, "planning on a cell whose p50 interval is too wide to state as fact (--accept-wide)");
             }
@@ -198,7 +204,7 @@ async fn input_world(
                 windows: analysis.windows.merged,
                 thin_cells: measured.thin_cells,
             };
-            Ok((world, url.clone(), Some((evidence, analysis))))
+            Ok((world, url.clone(), Some((evidence, analysis, parts))))
         }
         (None, Some(_), None) => {
             anyhow::bail!("--store needs --topology FILE with the regions, capacities and demand")
@@ -252,14 +258,17 @@ pub struct Advised {
     pub source: String,
     /// The measurements behind it, when advised from a store.
     pub analysis: Option<Analysis>,
+    /// The analysed range in the slices asked for (none from a world file).
+    pub slices: Vec<Slice>,
     pub advice: advise::Advice,
     pub plan: advise::Plan,
 }
 
-/// Reads the inputs (and, with `--aws`, today's routing) and advises.
-pub async fn advised(args: &AdviceArgs) -> anyhow::Result<Advised> {
+/// Reads the inputs (and, with `--aws`, today's routing) and advises; a
+/// store's range is also cut into `slices` folded alone, in the same read.
+pub async fn advised(args: &AdviceArgs, slices: u32) -> anyhow::Result<Advised> {
     let options = options(args);
-    let (mut world, source, measured) = input_world(args, &options).await?;
+    let (mut world, source, measured) = input_world(args, &options, slices).await?;
     if let Some(config) = &args.aws {
         let aws = super::routing::AwsArgs {
             config: config.clone(),
@@ -284,21 +293,25 @@ pub async fn advised(args: &AdviceArgs) -> anyhow::Result<Advised> {
         world.name.clone()
     };
     let mut plan = advise::plan::build(&advice, &name);
-    let analysis = measured.map(|(evidence, analysis)| {
-        plan.evidence = Some(evidence);
-        analysis
-    });
+    let (analysis, slices) = match measured {
+        Some((evidence, analysis, slices)) => {
+            plan.evidence = Some(evidence);
+            (Some(analysis), slices)
+        }
+        None => (None, Vec::new()),
+    };
     Ok(Advised {
         world,
         source,
         analysis,
+        slices,
         advice,
         plan,
     })
 }
 
 pub async fn run(args: AdviseArgs) -> anyhow::Result<()> {
-    let Advised { advice, plan, .. } = advised(&args.advice).await?;
+    let Advised { advice, plan, .. } = advised(&args.advice, 0).await?;
     let mut out = std::io::stdout();
     if let Some(geo) = &args.explain {
         let e = advise::explain::explain(&advice, geo)?;

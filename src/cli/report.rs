@@ -18,6 +18,8 @@ use crate::world::topology::Topology;
 
 /// Slices the range is cut into to check the recommendation holds.
 const SLICES: u32 = 4;
+/// Slices of the percentiles-over-time chart.
+const OVER_TIME: u32 = 12;
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
@@ -78,8 +80,9 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
         source,
         analysis,
         plan,
+        slices: parts,
         ..
-    } = advised(&args.advice).await?;
+    } = advised(&args.advice, OVER_TIME).await?;
     if let Some(min) = args.min_gain {
         let gain = plan.objective.current_ms - plan.objective.plan_ms;
         if gain < min {
@@ -96,6 +99,7 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
         source: &source,
         analysis: analysis.as_ref(),
         commands: commands(&args.advice),
+        slices: &parts,
     });
     if let Some(a) = &analysis {
         let slices = slices(&args.advice, a).await?;

@@ -168,5 +168,6 @@ fn advice(
         source: &source.url,
         analysis: Some(analysis),
         commands: Vec::new(),
+        slices: &[],
     }))
 }

@@ -55,18 +55,10 @@ pub fn render(r: &Report, world: &World, out: &mut dyn Write) -> io::Result<()> 
     }
     writeln!(out, "</ul>")?;
 
-    writeln!(out, "<h2>Latency from each geo to each region</h2>")?;
-    writeln!(out, "{}", charts::heatmap(r, world))?;
-    if !r.cdfs.is_empty() {
-        writeln!(out, "<h2>Latency distributions of the largest changes</h2>")?;
-        writeln!(out, "{}", charts::cdf(r))?;
+    for chart in charts::Chart::ALL.into_iter().filter(|c| c.applies(r)) {
+        writeln!(out, "<h2>{}</h2>", chart.heading())?;
+        writeln!(out, "{}", charts::svg(chart, r, world))?;
     }
-    writeln!(out, "<h2>Where each geo is served</h2>")?;
-    writeln!(out, "{}", charts::map(r, world))?;
-    writeln!(out, "<h2>Load against capacity</h2>")?;
-    writeln!(out, "{}", charts::load(r))?;
-    writeln!(out, "<h2>Latency against the physical floor</h2>")?;
-    writeln!(out, "{}", charts::floor(r))?;
 
     writeln!(
         out,

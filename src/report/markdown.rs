@@ -95,6 +95,16 @@ pub fn render(r: &Report, summary_only: bool, out: &mut dyn Write) -> io::Result
         return Ok(());
     }
     let pct = r.source.percentile.as_str();
+    details(out, "Charts", |out| {
+        for c in super::charts::Chart::ALL
+            .into_iter()
+            .filter(|c| c.applies(r))
+        {
+            writeln!(out, "![{}]({})", c.heading(), c.file())?;
+            writeln!(out)?;
+        }
+        Ok(())
+    })?;
     details(out, "Changes and every geo", |out| {
         writeln!(
             out,

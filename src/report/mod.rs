@@ -34,6 +34,7 @@ pub mod floor;
 pub mod html;
 pub mod markdown;
 pub mod model;
+pub mod png;
 pub mod stability;
 pub mod write;
 
@@ -41,14 +42,15 @@ use std::collections::BTreeMap;
 
 use crate::advise::Plan;
 use crate::advise::stability::Action;
-use crate::analyze::Analysis;
+use crate::analyze::{Analysis, Slice};
 use crate::config::PathKind;
+use crate::probe::record::Phase;
 use crate::world::World;
 
 pub use model::Report;
 use model::{
-    BeforeAfter, Cdf, DataWindow, GeoRow, Grade, Headline, Measured, MechanismNote, RegionRow,
-    Risk, Role, RunnerUp, Source, Verdict,
+    BeforeAfter, Cdf, DataWindow, GeoRow, Grade, Headline, Levels, Measured, MechanismNote,
+    RegionRow, Risk, Role, RunnerUp, Source, TimeSlice, Verdict,
 };
 
 /// Changed geos whose distributions are drawn, largest traffic first, and
@@ -72,6 +74,8 @@ pub struct Input<'a> {
     pub analysis: Option<&'a Analysis>,
     /// The commands that plan, apply and undo this advice.
     pub commands: Vec<String>,
+    /// The analysed range in slices (store input), for percentiles over time.
+    pub slices: &'a [Slice],
 }
 
 /// The report, from the advice and what it was given.
@@ -107,6 +111,7 @@ pub fn build(input: &Input) -> Report {
         },
         headline,
         cdfs: analysis.map_or_else(Vec::new, |a| cdfs(a, &geos)),
+        over_time: analysis.map_or_else(Vec::new, |a| over_time(input.slices, &geos, a.phase)),
         stability: None,
         data_quality: data_quality(world, analysis, &geos),
         geos,
@@ -114,6 +119,45 @@ pub fn build(input: &Input) -> Report {
         mechanisms: mechanisms(plan),
         commands: input.commands.clone(),
     }
+}
+
+/// Each slice's demand-weighted percentiles from every geo to its main
+/// region today and with the plan, from the slice's own cells (never an
+/// average of the whole range's).
+fn over_time(slices: &[Slice], geos: &[GeoRow], phase: Phase) -> Vec<TimeSlice> {
+    let total: f64 = geos.iter().map(|g| g.demand_rps).sum();
+    let levels = |s: &Slice, region: fn(&GeoRow) -> &str| {
+        let (mut w, mut p50, mut p90, mut p99) = (0.0, 0.0, 0.0, 0.0);
+        for g in geos {
+            let Some(p) = s
+                .matrix
+                .cell(&g.id, PathKind::Direct, region(g), phase)
+                .and_then(|c| c.percentiles.as_ref())
+            else {
+                continue;
+            };
+            w += g.demand_rps;
+            p50 += g.demand_rps * p.p50.value_us as f64 / 1000.0;
+            p90 += g.demand_rps * p.p90.value_us as f64 / 1000.0;
+            p99 += g.demand_rps * p.p99.value_us as f64 / 1000.0;
+        }
+        (w > 0.0).then(|| Levels {
+            p50_ms: p50 / w,
+            p90_ms: p90 / w,
+            p99_ms: p99 / w,
+            demand_share: if total > 0.0 { w / total } else { 0.0 },
+        })
+    };
+    slices
+        .iter()
+        .map(|s| TimeSlice {
+            since: s.since,
+            until: s.until,
+            windows: s.windows,
+            today: levels(s, |g| &g.serving_today),
+            proposed: levels(s, |g| &g.serving_proposed),
+        })
+        .collect()
 }
 
 /// Today's and the proposed main region's distributions for the largest
@@ -523,6 +567,7 @@ mod tests {
             source: "two.json",
             analysis: None,
             commands: Vec::new(),
+            slices: &[],
         });
         (plan, report)
     }

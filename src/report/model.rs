@@ -27,6 +27,10 @@ pub struct Report {
     /// (store input only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cdfs: Vec<Cdf>,
+    /// Store input only: demand-weighted percentiles to today's and the
+    /// proposed main regions in each slice of the range, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub over_time: Vec<TimeSlice>,
     /// Store input only: whether each slice of the range, advised alone,
     /// proposes the same (see [`super::stability`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -258,4 +262,36 @@ pub struct Cdf {
     pub role: Role,
     pub samples: u64,
     pub points: Vec<(f64, f64)>,
+}
+
+/// One slice of the range: what its windows measured from every geo to its
+/// main region today and with the plan (direct path, planned phase), each
+/// percentile weighted by the geos' demand. `None` when no geo was measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimeSlice {
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub windows: u64,
+    pub today: Option<Levels>,
+    pub proposed: Option<Levels>,
+}
+
+/// Demand-weighted percentiles, ms.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Levels {
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    /// Share of all demand whose geos were measured in the slice.
+    pub demand_share: f64,
+}
+
+impl Levels {
+    pub fn at(&self, p: Percentile) -> f64 {
+        match p {
+            Percentile::P50 => self.p50_ms,
+            Percentile::P90 => self.p90_ms,
+            Percentile::P99 => self.p99_ms,
+        }
+    }
 }

@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use super::Report;
-use super::{csv, html, markdown};
+use super::{csv, html, markdown, png};
 use crate::world::World;
 
 /// Why a report folder could not be written; each names the path.
@@ -38,12 +38,14 @@ pub fn files(
     csv::render(report, &mut table)?;
     let mut page = Vec::new();
     html::render(report, world, &mut page)?;
-    Ok(vec![
+    let mut files = vec![
         ("report.json", json),
         ("report.md", md),
         ("geos.csv", table),
         ("report.html", page),
-    ])
+    ];
+    files.extend(png::all(report, world).map_err(io::Error::other)?);
+    Ok(files)
 }
 
 /// Writes `files` as the folder `out`, replacing a previous report there.

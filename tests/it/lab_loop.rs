@@ -157,7 +157,37 @@ async fn the_loop_moves_traffic_off_an_overloaded_region_and_latency_drops() {
     let in_slices: u64 = slices.iter().map(|s| s["windows"].as_u64().unwrap()).sum();
     assert!(in_slices <= report["source"]["window"]["windows"].as_u64().unwrap());
     let html = std::fs::read_to_string(folder.join("report.html")).unwrap();
-    assert_eq!(html.matches("<svg").count(), 5, "the CDFs are drawn too");
+    assert_eq!(
+        html.matches("<svg").count(),
+        6,
+        "the CDFs and the percentiles over time are drawn too"
+    );
+    // Percentiles over the range: twelve slices, the measured ones with
+    // both today's and the proposed levels.
+    let over_time = report["over_time"].as_array().unwrap();
+    assert_eq!(over_time.len(), 12, "{over_time:?}");
+    let measured: Vec<_> = over_time
+        .iter()
+        .filter(|s| s["windows"].as_u64() > Some(0))
+        .collect();
+    assert!(!measured.is_empty());
+    for s in measured {
+        assert!(s["today"]["p50_ms"].as_f64().unwrap() > 0.0, "{s}");
+        assert!(
+            s["proposed"]["p99_ms"].as_f64() >= s["proposed"]["p50_ms"].as_f64(),
+            "{s}"
+        );
+    }
+    for png in [
+        "heatmap.png",
+        "cdf.png",
+        "over-time.png",
+        "map.png",
+        "load.png",
+        "floor.png",
+    ] {
+        assert!(folder.join(png).is_file(), "{png}");
+    }
 
     // Issue 11: the dashboard over the same store, in a real terminal.
     crate::dash::drive_in_a_terminal(dir.path(), &topology, "B");

@@ -45,7 +45,16 @@ async fn a_report_folder_holds_json_markdown_and_csv_and_is_the_same_twice() {
             "{said}"
         );
     }
-    for file in ["report.json", "report.md", "geos.csv", "report.html"] {
+    for file in [
+        "report.json",
+        "report.md",
+        "geos.csv",
+        "report.html",
+        "heatmap.png",
+        "map.png",
+        "load.png",
+        "floor.png",
+    ] {
         assert_eq!(read(&first, file), read(&second, file), "{file} differs");
     }
     assert_eq!(
@@ -207,4 +216,78 @@ async fn bad_inputs_are_one_line() {
     let o = geolat(&["report", "--world", &topology, "--out", out]).await;
     assert_user_error(&o, "aws-edges.topology.json");
     assert!(!Path::new(out).exists());
+}
+
+/// The PNG charts beside the Markdown decode, carry text drawn from the
+/// bundled font (dark pixels in the heatmap's label column) and are linked
+/// from the Markdown; the HTML opens in headless Chromium (Debian's), which
+/// lays out every inline chart and paints them.
+#[tokio::test]
+async fn the_charts_are_pngs_with_text_and_the_html_renders_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r");
+    let o = report(&out, &[]).await;
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let md = String::from_utf8(read(&out, "report.md")).unwrap();
+    for png in ["heatmap.png", "map.png", "load.png", "floor.png"] {
+        assert!(md.contains(&format!("]({png})")), "{png} not linked: {md}");
+        let img = image::load_from_memory(&read(&out, png))
+            .unwrap_or_else(|e| panic!("{png}: {e}"))
+            .to_rgb8();
+        assert!(img.width() >= 300 && img.height() >= 200, "{png}");
+        let dark = img.pixels().filter(|p| p.0.iter().all(|c| *c < 80)).count();
+        assert!(dark > 500, "{png}: {dark} dark (text) pixels");
+    }
+    // Geo names are drawn left of the heatmap's cells: text, not boxes.
+    let heat = image::load_from_memory(&read(&out, "heatmap.png"))
+        .unwrap()
+        .to_rgb8();
+    let label_ink = (40..140)
+        .flat_map(|x| (40..200).map(move |y| (x, y)))
+        .filter(|&(x, y)| heat.get_pixel(x, y).0.iter().all(|c| *c < 80))
+        .count();
+    assert!(
+        label_ink > 200,
+        "{label_ink} dark pixels among the geo labels"
+    );
+
+    let html = out.join("report.html");
+    let chromium = |args: &[&str]| {
+        let o = std::process::Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+            ])
+            .args(args)
+            .arg(format!("file://{}", html.display()))
+            .output()
+            .expect("chromium runs (Debian package chromium; .ci/run installs it)");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        o.stdout
+    };
+    let dom = String::from_utf8(chromium(&["--dump-dom"])).unwrap();
+    assert_eq!(dom.matches("<svg").count(), 4, "every chart laid out");
+    assert!(dom.contains("Routing report"));
+    let shot = dir.path().join("shot.png");
+    chromium(&[
+        "--window-size=1200,1600",
+        &format!("--screenshot={}", shot.display()),
+    ]);
+    let img = image::open(&shot).unwrap().to_rgb8();
+    assert_eq!((img.width(), img.height()), (1200, 1600));
+    // The heatmap's viridis cells are painted: strongly coloured pixels,
+    // which the page's black-on-white text alone would not have.
+    let coloured = img
+        .pixels()
+        .filter(|p| {
+            let (max, min) = (*p.0.iter().max().unwrap(), *p.0.iter().min().unwrap());
+            max - min > 80
+        })
+        .count();
+    assert!(
+        coloured > 20_000,
+        "{coloured} coloured pixels: the charts were not painted"
+    );
 }
