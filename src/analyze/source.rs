@@ -319,3 +319,23 @@ async fn fetch_remote(
     });
     Ok((obj, decoded.await?))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_falls_in_the_slice_its_start_is_in() {
+        let since: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+        let step = TimeDelta::minutes(15);
+        let at = |m: i64| since + TimeDelta::minutes(m);
+        assert_eq!(slice_of(at(0), since, step, 4), Some(0));
+        assert_eq!(slice_of(at(14), since, step, 4), Some(0));
+        assert_eq!(slice_of(at(15), since, step, 4), Some(1));
+        assert_eq!(slice_of(at(59), since, step, 4), Some(3));
+        // A late window past the range still lands in the last slice.
+        assert_eq!(slice_of(at(75), since, step, 4), Some(3));
+        assert_eq!(slice_of(at(5), since, step, 0), None);
+        assert_eq!(slice_of(at(5), since, TimeDelta::zero(), 4), None);
+    }
+}

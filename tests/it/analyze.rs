@@ -208,6 +208,17 @@ async fn matrix_matches_brute_force_on_raw_samples() {
         .unwrap();
     assert_eq!((far_cell.attempts, far_cell.errors), (48, 12));
     assert_eq!(far_cell.error_rate, Some(0.25));
+    // The failures are kept by class (issue 11: the dashboard shows them).
+    let far = a
+        .matrix
+        .outcomes
+        .iter()
+        .find(|o| o.geo == "GB-London" && o.region.as_deref() == Some(FAR))
+        .unwrap();
+    assert_eq!(
+        far.errors_by_class,
+        std::collections::BTreeMap::from([(ErrorClass::ConnectTimeout, 12)])
+    );
     // DNS was timed on every attempt, the failed ones included.
     let dns = a
         .matrix

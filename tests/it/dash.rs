@@ -201,3 +201,22 @@ pub fn drive_in_a_terminal(store: &Path, topology: &Path, geo: &str) {
     ]);
     assert_eq!(flags.trim(), "0 1", "main screen, cursor shown");
 }
+
+/// `dash --lab` runs the lab's loop into a store of its own; printed once
+/// (not a terminal), it waits for the loop and shows every geo of the
+/// built-in world against its six regions, with the plan's decision.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dash_lab_shows_the_labs_own_windows_once_the_loop_is_done() {
+    let o = geolat(&["dash", "--lab", "--once", "--format", "json"]).await;
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    util::assert_schema("dash.schema.json", &json);
+    assert!(
+        json["windows"].as_u64().unwrap() >= 32,
+        "{}",
+        json["windows"]
+    );
+    assert_eq!(json["regions"].as_array().unwrap().len(), 6);
+    assert_eq!(json["geos"].as_array().unwrap().len(), 32);
+    assert!(json["plan"]["verdict"].is_string(), "{}", json["no_plan"]);
+}
