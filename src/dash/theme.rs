@@ -51,7 +51,7 @@ const ASCII: Glyphs = Glyphs {
     thin: '~',
     no_data: '.',
     bar: '#',
-    ellipsis: '~',
+    ellipsis: '>',
     dot: '|',
 };
 
