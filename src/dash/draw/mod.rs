@@ -139,17 +139,22 @@ fn status_line(state: &State, table: &Table, theme: &Theme, now: DateTime<Utc>) 
             }
         }
     }
+    // A failing store comes first: on a narrow terminal it is what must
+    // not be cut off.
     if let Some((why, retry)) = &state.data.failure {
         let secs = (*retry - now).num_seconds().max(0);
-        let lead = if spans.is_empty() {
+        let tail = if spans.is_empty() {
             String::new()
         } else {
             format!(" {dot} ")
         };
-        spans.push(Span::styled(
-            format!("{lead}store unreachable: {why} (retrying in {secs} s)"),
-            theme.warning(),
-        ));
+        spans.insert(
+            0,
+            Span::styled(
+                format!("store unreachable: {why} (retrying in {secs} s){tail}"),
+                theme.warning(),
+            ),
+        );
     }
     Line::from(spans)
 }
