@@ -7,9 +7,11 @@
 #      same day (the read every report starts with): wall, CPU, peak RSS;
 #   2. `geolat dash` in a real terminal (tmux): time to the first frame and
 #      to the first frame with the day's data;
-#   3. its CPU over IDLE_SECONDS with no key pressed, with the default
-#      --refresh 15s (each refresh reads the day again) and with --refresh 1h
-#      (drawing alone), beside top and htop in the same terminal size.
+#   3. its CPU over IDLE_SECONDS with no key pressed, with --refresh 1h
+#      (drawing alone), beside top and htop in the same terminal size; and
+#      over 4 x IDLE_SECONDS with the default --refresh 15s (a refresh waits
+#      at least 4x as long as the last read took, so reads of a day are
+#      spaced further apart).
 #
 #   benches/views.sh
 #   env: BENCH_DIR (target/bench-analyze), GEOLAT (target/release/geolat),
@@ -123,7 +125,7 @@ for run in 1 2; do
 done
 echo
 
-printf '%-44s %12s %10s\n' "idle for ${IDLE} s, 120x40, no keys" cpu_s cpu_pct
+printf '%-44s %12s %10s\n' "idle, 120x40, no keys" cpu_s cpu_pct
 idle() { # label command
   local s="idle$RANDOM"
   tmux -L "$SOCK" new-session -d -s "$s" -x 120 -y 40 "exec $2"
@@ -132,15 +134,16 @@ idle() { # label command
   local pid before after
   pid=$(pane_pid "$s")
   before=$(cpu_ticks "$pid")
-  sleep "$IDLE"
+  local secs=$((IDLE * ${4:-1}))
+  sleep "$secs"
   after=$(cpu_ticks "$pid")
   local cpu; cpu=$(echo "scale=2; ($after - $before) / $CLK_TCK" | bc)
-  printf '%-44s %12s %10s\n' "$1" "$cpu" "$(echo "scale=2; 100 * $cpu / $IDLE" | bc)"
+  printf '%-44s %12s %10s\n' "$1 [${secs} s]" "$cpu" "$(echo "scale=2; 100 * $cpu / $secs" | bc)"
   tmux -L "$SOCK" kill-session -t "$s"
 }
 idle "geolat dash --refresh 1h (drawing only)" \
   "$GEOLAT dash --store $URL --since $DAY --topology $TMP/topology.json --accept-wide --refresh 1h" windows
 idle "geolat dash (--refresh 15s: re-reads the day)" \
-  "$GEOLAT dash --store $URL --since $DAY --topology $TMP/topology.json --accept-wide" windows
+  "$GEOLAT dash --store $URL --since $DAY --topology $TMP/topology.json --accept-wide" windows 4
 idle "top -d 3 (peer)" "top -d 3"
 idle "htop (peer, default 1.5 s)" "htop"

@@ -4,8 +4,9 @@
 //! - keys and resizes come from a thread blocked in the terminal's read
 //!   (no polling: an idle dashboard wakes for nothing);
 //! - data comes from the refresh task, which reads the store every
-//!   `refresh` on its own (a slow or dead store never delays a key) and
-//!   retries a failed read sooner, backing off;
+//!   `refresh` on its own (a slow or dead store never delays a key), never
+//!   more often than leaves it idle four fifths of the time, and retries a
+//!   failed read sooner, backing off;
 //! - a one-second tick redraws the status line's data age.
 
 use std::sync::Arc;
@@ -27,6 +28,11 @@ use super::theme::Theme;
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// The first retry after a failed read; doubled up to the refresh interval.
 const FIRST_RETRY: Duration = Duration::from_secs(2);
+/// A refresh waits at least this many times as long as the last read took:
+/// a day-sized store takes 13 s to read on 2 cores, and re-reading it
+/// every 15 s kept the dashboard at 78% CPU (benches/views.sh); this way
+/// reading takes at most a fifth of the time.
+const READ_SHARE: u32 = 4;
 
 /// Reads the store now and then every `every`, sending each outcome; a
 /// failed read keeps the last good snapshot and says when it retries.
@@ -39,12 +45,13 @@ pub async fn refresher(
     let mut last: Option<Arc<Snapshot>> = None;
     let mut retry = FIRST_RETRY;
     loop {
+        let began = std::time::Instant::now();
         let read = tokio::time::timeout(READ_TIMEOUT, snapshot::load(&source, Utc::now())).await;
         let (failure, wait) = match read {
             Ok(Ok(s)) => {
                 last = Some(s);
                 retry = FIRST_RETRY;
-                (None, every)
+                (None, every.max(began.elapsed() * READ_SHARE))
             }
             Ok(Err(e)) => {
                 let wait = retry.min(every);
