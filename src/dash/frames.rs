@@ -157,3 +157,18 @@ async fn colour_marks_buckets_and_the_selection_without_being_the_only_signal() 
     let text = |t: &Terminal<TestBackend>| format!("{}", t.backend());
     assert_eq!(text(&render(&s, &THEME)), text(&term));
 }
+
+#[tokio::test]
+async fn regions_show_todays_dials_and_weights_when_aws_is_read() {
+    let (snap, _dir) = fixture::snapshot().await;
+    let mut with_aws = (*snap).clone();
+    let world = crate::world::World::builtin();
+    let mut routing = crate::lab::world::geo_nearest_routing(&world);
+    routing.accelerator.insert("us-east-1".into(), 40.0);
+    with_aws.routing = Some(Ok(routing));
+    let mut s = state(&Arc::new(with_aws), (120, 40));
+    press(&mut s, &[Key::Char('3')]);
+    let shown = format!("{}", render(&s, &THEME).backend());
+    assert!(shown.contains("40%"), "the us-east-1 dial: {shown}");
+    insta::assert_snapshot!("regions_with_aws_120x40", shown);
+}

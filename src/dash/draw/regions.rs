@@ -126,11 +126,29 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             theme.warning(),
         )),
         Some(Ok(state)) => {
-            let weighted = state.dns.len();
             lines.push(Line::styled(
-                format!("AWS: {weighted} Route 53 locations with weights; dials as shown"),
+                format!(
+                    "Route 53 today, by region: the locations ({} in all) that weight it, and their weights",
+                    state.dns.len()
+                ),
                 theme.dim(),
             ));
+            for r in &report.regions {
+                let weights: Vec<u8> = state
+                    .dns
+                    .values()
+                    .filter_map(|w| w.get(&r.id).copied().filter(|w| *w > 0))
+                    .collect();
+                let text = match (weights.iter().min(), weights.iter().max()) {
+                    (Some(lo), Some(hi)) => format!(
+                        "{:<15} {} locations, weight {lo}-{hi}",
+                        fit(&r.id, 15, g.ellipsis),
+                        weights.len()
+                    ),
+                    _ => format!("{:<15} no location", fit(&r.id, 15, g.ellipsis)),
+                };
+                lines.push(Line::raw(text));
+            }
         }
     }
     f.render_widget(Paragraph::new(lines), area);
