@@ -38,5 +38,5 @@ pub use hist::{SparseHistogram, index_of, value_range};
 pub use matrix::{Cell, ErrorScope, Matrix, Outcome};
 pub use measured::{MeasuredError, MeasuredWorld, measured_from, measured_world};
 pub use report::{Analysis, FORMAT, Scope};
-pub use source::{AnalyzeError, Slice, analyze, analyze_sliced};
+pub use source::{AnalyzeError, Slice, analyze, analyze_cuts, analyze_sliced};
 pub use world::{Strictness, ToWorldError, to_world, to_world_as};

@@ -82,22 +82,32 @@ thread_local! {
 struct Fold {
     screen: Screen,
     matrix: MatrixBuilder,
-    /// With [`analyze_sliced`]: the same windows folded again by the slice
-    /// of the range their start falls in.
-    slices: Vec<(MatrixBuilder, u64)>,
+    /// With [`analyze_cuts`]: the same windows folded again, once per cut
+    /// of the range, by the slice their start falls in.
+    cuts: Vec<Cut>,
     since: DateTime<Utc>,
+}
+
+/// The range cut in equal slices: each slice's builder and window count.
+#[derive(Default)]
+struct Cut {
     step: TimeDelta,
+    slices: Vec<(MatrixBuilder, u64)>,
 }
 
 impl Fold {
-    fn new(scope: &Scope, seen: Seen, slices: u32) -> Fold {
-        let step = (scope.until - scope.since) / slices.max(1) as i32;
+    fn new(scope: &Scope, seen: Seen, cuts: &[u32]) -> Fold {
         Fold {
             screen: Screen::new(scope.since, scope.until, scope.now, seen),
             matrix: MatrixBuilder::default(),
-            slices: (0..slices).map(|_| Default::default()).collect(),
+            cuts: cuts
+                .iter()
+                .map(|&n| Cut {
+                    step: (scope.until - scope.since) / n.max(1) as i32,
+                    slices: (0..n).map(|_| Default::default()).collect(),
+                })
+                .collect(),
             since: scope.since,
-            step,
         }
     }
 
@@ -107,10 +117,11 @@ impl Fold {
             Ok(w) => {
                 if self.screen.check(&obj.key, obj.last_modified, &w) == Verdict::Merge {
                     self.matrix.add(&w);
-                    if let Some(slice) = slice_of(w.start, self.since, self.step, self.slices.len())
-                    {
-                        self.slices[slice].0.add(&w);
-                        self.slices[slice].1 += 1;
+                    for cut in &mut self.cuts {
+                        if let Some(i) = slice_of(w.start, self.since, cut.step, cut.slices.len()) {
+                            cut.slices[i].0.add(&w);
+                            cut.slices[i].1 += 1;
+                        }
                     }
                 }
             }
@@ -120,9 +131,11 @@ impl Fold {
     fn merge(&mut self, other: Fold) {
         self.screen.merge(other.screen);
         self.matrix.merge(other.matrix);
-        for (mine, (theirs, n)) in self.slices.iter_mut().zip(other.slices) {
-            mine.0.merge(theirs);
-            mine.1 += n;
+        for (mine, theirs) in self.cuts.iter_mut().zip(other.cuts) {
+            for (m, (t, n)) in mine.slices.iter_mut().zip(theirs.slices) {
+                m.0.merge(t);
+                m.1 += n;
+            }
         }
     }
 }
@@ -166,14 +179,26 @@ pub async fn analyze_sliced(
     scope: Scope,
     slices: u32,
 ) -> Result<(Analysis, Vec<Slice>), AnalyzeError> {
+    let (analysis, mut cuts) = analyze_cuts(store, scope, &[slices]).await?;
+    Ok((analysis, cuts.pop().unwrap_or_default()))
+}
+
+/// [`analyze_sliced`] with several cuts of the range at once (say 12
+/// slices for a chart and 4 to advise on alone), still in one read; one
+/// list of slices per cut, in the order asked.
+pub async fn analyze_cuts(
+    store: &Store,
+    scope: Scope,
+    cuts: &[u32],
+) -> Result<(Analysis, Vec<Vec<Slice>>), AnalyzeError> {
     let seen = Seen::default();
     let objects = store
         .window_objects(scope.since, scope.until)
         .map_err(AnalyzeError::from);
     let fold = if store.is_local() {
-        fold_local(store, &scope, slices, &seen, objects).await?
+        fold_local(store, &scope, cuts, &seen, objects).await?
     } else {
-        let mut fold = Fold::new(&scope, seen, slices);
+        let mut fold = Fold::new(&scope, seen, cuts);
         let windows = objects
             .map_ok(|obj| fetch_remote(store, obj))
             .try_buffered(REMOTE_CONCURRENCY);
@@ -185,16 +210,21 @@ pub async fn analyze_sliced(
     };
     let (cells, buckets) = fold.matrix.size();
     tracing::debug!(cells, buckets, "matrix folded");
-    let step = fold.step;
     let parts = fold
-        .slices
+        .cuts
         .into_iter()
-        .enumerate()
-        .map(|(i, (builder, windows))| Slice {
-            since: scope.since + step * i as i32,
-            until: scope.since + step * (i as i32 + 1),
-            windows,
-            matrix: builder.finish(),
+        .map(|cut| {
+            let step = cut.step;
+            cut.slices
+                .into_iter()
+                .enumerate()
+                .map(|(i, (builder, windows))| Slice {
+                    since: scope.since + step * i as i32,
+                    until: scope.since + step * (i as i32 + 1),
+                    windows,
+                    matrix: builder.finish(),
+                })
+                .collect()
         })
         .collect();
     let analysis = Analysis::new(scope, fold.screen.finish(), fold.matrix.finish());
@@ -207,7 +237,7 @@ type Batch = Vec<(WindowObject, Option<PathBuf>)>;
 async fn fold_local(
     store: &Store,
     scope: &Scope,
-    slices: u32,
+    cuts: &[u32],
     seen: &Seen,
     objects: impl futures::Stream<Item = Result<WindowObject, AnalyzeError>>,
 ) -> Result<Fold, AnalyzeError> {
@@ -216,7 +246,7 @@ async fn fold_local(
     let mut handles = Vec::with_capacity(workers);
     for _ in 0..workers {
         let (tx, rx) = mpsc::channel::<Batch>(QUEUED_BATCHES);
-        let fold = Fold::new(scope, seen.clone(), slices);
+        let fold = Fold::new(scope, seen.clone(), cuts);
         senders.push(tx);
         handles.push(tokio::task::spawn_blocking(move || work(rx, fold)));
     }
@@ -254,7 +284,7 @@ async fn fold_local(
     let mut folds = folds.into_iter();
     let mut fold = folds
         .next()
-        .unwrap_or_else(|| Fold::new(scope, seen.clone(), slices));
+        .unwrap_or_else(|| Fold::new(scope, seen.clone(), cuts));
     for other in folds {
         fold.merge(other);
     }

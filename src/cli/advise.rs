@@ -149,8 +149,8 @@ fn positive(s: &str) -> Result<f64, String> {
 async fn input_world(
     args: &AdviceArgs,
     options: &Options,
-    slices: u32,
-) -> anyhow::Result<(World, String, Option<(Evidence, Analysis, Vec<Slice>)>)> {
+    cuts: &[u32],
+) -> anyhow::Result<(World, String, Option<(Evidence, Analysis, Vec<Vec<Slice>>)>)> {
     match (&args.world, &args.store, &args.topology) {
         (Some(file), None, None) => Ok((World::load(file)?, file.display().to_string(), None)),
         (None, Some(url), Some(topology)) => {
@@ -167,7 +167,7 @@ async fn input_world(
                 phase,
             };
             let measured = async {
-                let (analysis, parts) = analyze::analyze_sliced(&store, scope, slices).await?;
+                let (analysis, parts) = analyze::analyze_cuts(&store, scope, cuts).await?;
                 let measured = analyze::measured_from(analysis, &topology, strictness(args))?;
                 Ok::<_, MeasuredError>((measured, parts))
             }
@@ -258,17 +258,18 @@ pub struct Advised {
     pub source: String,
     /// The measurements behind it, when advised from a store.
     pub analysis: Option<Analysis>,
-    /// The analysed range in the slices asked for (none from a world file).
-    pub slices: Vec<Slice>,
+    /// The analysed range in each cut asked for (none from a world file).
+    pub cuts: Vec<Vec<Slice>>,
     pub advice: advise::Advice,
     pub plan: advise::Plan,
 }
 
 /// Reads the inputs (and, with `--aws`, today's routing) and advises; a
-/// store's range is also cut into `slices` folded alone, in the same read.
-pub async fn advised(args: &AdviceArgs, slices: u32) -> anyhow::Result<Advised> {
+/// store's range is also cut into each of `cuts` slices folded alone, in
+/// the same read.
+pub async fn advised(args: &AdviceArgs, cuts: &[u32]) -> anyhow::Result<Advised> {
     let options = options(args);
-    let (mut world, source, measured) = input_world(args, &options, slices).await?;
+    let (mut world, source, measured) = input_world(args, &options, cuts).await?;
     if let Some(config) = &args.aws {
         let aws = super::routing::AwsArgs {
             config: config.clone(),
@@ -293,10 +294,10 @@ pub async fn advised(args: &AdviceArgs, slices: u32) -> anyhow::Result<Advised> 
         world.name.clone()
     };
     let mut plan = advise::plan::build(&advice, &name);
-    let (analysis, slices) = match measured {
-        Some((evidence, analysis, slices)) => {
+    let (analysis, cuts) = match measured {
+        Some((evidence, analysis, cuts)) => {
             plan.evidence = Some(evidence);
-            (Some(analysis), slices)
+            (Some(analysis), cuts)
         }
         None => (None, Vec::new()),
     };
@@ -304,14 +305,14 @@ pub async fn advised(args: &AdviceArgs, slices: u32) -> anyhow::Result<Advised> 
         world,
         source,
         analysis,
-        slices,
+        cuts,
         advice,
         plan,
     })
 }
 
 pub async fn run(args: AdviseArgs) -> anyhow::Result<()> {
-    let Advised { advice, plan, .. } = advised(&args.advice, 0).await?;
+    let Advised { advice, plan, .. } = advised(&args.advice, &[]).await?;
     let mut out = std::io::stdout();
     if let Some(geo) = &args.explain {
         let e = advise::explain::explain(&advice, geo)?;

@@ -5,15 +5,13 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use chrono::Utc;
-
 use super::advise::{AdviceArgs, Advised, advised, endpoints, options};
 use crate::advise;
 use crate::advise::unload::unload;
-use crate::analyze::{self, Analysis, Scope, Strictness};
+use crate::analyze::screen::WindowsReport;
+use crate::analyze::{self, Analysis, Scope, Slice, Strictness};
 use crate::report::stability::{SliceInput, stability};
 use crate::report::{self, Input, write};
-use crate::store::Store;
 use crate::world::topology::Topology;
 
 /// Slices the range is cut into to check the recommendation holds.
@@ -80,9 +78,11 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
         source,
         analysis,
         plan,
-        slices: parts,
+        mut cuts,
         ..
-    } = advised(&args.advice, OVER_TIME).await?;
+    } = advised(&args.advice, &[OVER_TIME, SLICES]).await?;
+    let quarters = cuts.pop().unwrap_or_default();
+    let parts = cuts.pop().unwrap_or_default();
     if let Some(min) = args.min_gain {
         let gain = plan.objective.current_ms - plan.objective.plan_ms;
         if gain < min {
@@ -102,7 +102,7 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
         slices: &parts,
     });
     if let Some(a) = &analysis {
-        let slices = slices(&args.advice, a).await?;
+        let slices = slices(&args.advice, a, quarters)?;
         report.stability = Some(stability(&report, &slices));
     }
     let files = write::files(&report, &world, args.summary_only)?;
@@ -117,41 +117,47 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The analysed range cut into [`SLICES`] equal slices, each measured and
-/// advised alone (cells too wide to state as fact are taken: a slice has a
-/// quarter of the samples; the slice's plan is only compared).
-async fn slices(args: &AdviceArgs, whole: &Analysis) -> anyhow::Result<Vec<SliceInput>> {
-    let (Some(url), Some(topology)) = (&args.store, &args.topology) else {
+/// The analysed range cut into [`SLICES`] equal slices (folded in the same
+/// read as the whole range), each measured and advised alone (cells too
+/// wide to state as fact are taken: a slice has a quarter of the samples;
+/// the slice's plan is only compared).
+fn slices(
+    args: &AdviceArgs,
+    whole: &Analysis,
+    quarters: Vec<Slice>,
+) -> anyhow::Result<Vec<SliceInput>> {
+    let Some(topology) = &args.topology else {
         return Ok(Vec::new());
     };
-    let store = Store::open_existing(url)?;
     let topology = Topology::load(topology)?;
     let options = options(args);
     let endpoints = endpoints(args);
-    let step = (whole.until - whole.since) / SLICES as i32;
     let mut out = Vec::new();
-    for i in 0..SLICES as i32 {
-        let (since, until) = (whole.since + step * i, whole.since + step * (i + 1));
+    for s in quarters {
+        let (since, until, windows) = (s.since, s.until, s.windows);
         let scope = Scope {
-            store: url.clone(),
+            store: whole.store.clone(),
             since,
             until,
-            now: Utc::now(),
+            now: whole.generated_at,
             phase: whole.phase,
         };
-        let measured =
-            analyze::measured_world(&store, scope, &topology, Strictness::Indicative).await;
-        let (windows, plan) = match measured {
-            Err(e) => (0, Err(e.to_string())),
+        let counted = WindowsReport {
+            read: windows,
+            merged: windows,
+            ..WindowsReport::default()
+        };
+        let analysis = Analysis::new(scope, counted, s.matrix);
+        let plan = match analyze::measured_from(analysis, &topology, Strictness::Indicative) {
+            Err(e) => Err(e.to_string()),
             Ok(m) => {
                 let world = match &options.queue {
                     Some(q) => unload(&m.world, q),
                     None => m.world,
                 };
-                let plan = advise::advise(&world, &options, &endpoints)
+                advise::advise(&world, &options, &endpoints)
                     .map(|a| advise::plan::build(&a, &world.name))
-                    .map_err(|e| e.to_string());
-                (m.analysis.windows.merged, plan)
+                    .map_err(|e| e.to_string())
             }
         };
         out.push(SliceInput {
