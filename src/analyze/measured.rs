@@ -55,10 +55,37 @@ pub fn measured_from(
     topology: &Topology,
     strictness: Strictness,
 ) -> Result<MeasuredWorld, MeasuredError> {
-    let (url, since, phase) = (analysis.store.clone(), analysis.since, analysis.phase);
+    let Measured {
+        world,
+        wide,
+        thin_cells,
+    } = world_of(&analysis, topology, strictness)?;
+    Ok(MeasuredWorld {
+        world,
+        analysis,
+        wide,
+        thin_cells,
+    })
+}
+
+/// [`MeasuredWorld`] without the analysis it came from.
+pub struct Measured {
+    pub world: World,
+    pub wide: Vec<String>,
+    pub thin_cells: u64,
+}
+
+/// [`measured_from`] for a caller that keeps its analysis (the dashboard,
+/// every refresh): nothing is cloned.
+pub fn world_of(
+    analysis: &Analysis,
+    topology: &Topology,
+    strictness: Strictness,
+) -> Result<Measured, MeasuredError> {
+    let (url, since, phase) = (&analysis.store, analysis.since, analysis.phase);
     if analysis.windows.merged == 0 {
         return Err(MeasuredError::NoWindows {
-            store: url,
+            store: url.clone(),
             since: rfc3339(since),
             read: analysis.windows.read,
         });
@@ -81,9 +108,8 @@ pub fn measured_from(
                 && world.regions.iter().any(|r| r.id == c.region)
         })
         .count() as u64;
-    Ok(MeasuredWorld {
+    Ok(Measured {
         world,
-        analysis,
         wide,
         thin_cells,
     })

@@ -36,7 +36,9 @@ pub mod world;
 
 pub use hist::{SparseHistogram, index_of, value_range};
 pub use matrix::{Cell, ErrorScope, Matrix, Outcome};
-pub use measured::{MeasuredError, MeasuredWorld, measured_from, measured_world};
+pub use measured::{
+    Measured, MeasuredError, MeasuredWorld, measured_from, measured_world, world_of,
+};
 pub use report::{Analysis, FORMAT, Scope};
 pub use source::{AnalyzeError, Slice, analyze, analyze_cuts, analyze_sliced};
 pub use world::{Strictness, ToWorldError, to_world, to_world_as};

@@ -148,7 +148,7 @@ fn advice(
     analysis: &Analysis,
     now: DateTime<Utc>,
 ) -> Result<Report, String> {
-    let measured = analyze::measured_from(analysis.clone(), topology, source.strictness)
+    let measured = analyze::world_of(analysis, topology, source.strictness)
         .map_err(|e| format!("no plan: {e}"))?;
     let world = match &source.options.queue {
         Some(q) => unload(&measured.world, q),

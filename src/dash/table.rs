@@ -11,6 +11,7 @@ use super::state::{SortColumn, State};
 use crate::analyze::estimate::Estimate;
 use crate::analyze::geo::GeoSummary;
 use crate::config::PathKind;
+use crate::report::main_region;
 use crate::world::Percentile;
 
 /// Colour bucket edges (ms) that never move: `--fixed-scale` or `x`.
@@ -76,14 +77,8 @@ pub fn estimate(p: &crate::analyze::estimate::Percentiles, at: Percentile) -> &E
 /// The main region of today's routing: the routed path standing for it,
 /// its largest share.
 pub fn served_today(summary: &GeoSummary) -> Option<String> {
-    let path = summary.today_path?;
-    summary
-        .served_by
-        .get(&path)?
-        .fractions
-        .iter()
-        .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(a.0)))
-        .map(|(r, _)| r.clone())
+    let served = summary.served_by.get(&summary.today_path?)?;
+    Some(main_region(&served.fractions)).filter(|r| !r.is_empty())
 }
 
 pub fn table(snapshot: &Snapshot, state: &State) -> Table {

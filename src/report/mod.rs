@@ -206,7 +206,7 @@ fn cdfs(a: &Analysis, geos: &[GeoRow]) -> Vec<Cdf> {
 }
 
 /// The region with the largest share (ties by name).
-pub(crate) fn main_region(shares: &BTreeMap<String, f64>) -> String {
+pub fn main_region(shares: &BTreeMap<String, f64>) -> String {
     shares
         .iter()
         .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(a.0)))
