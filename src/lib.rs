@@ -7,7 +7,8 @@
 //! (the plan) -> `apply` (change plans, guardrails, lease, audit) ->
 //! `routing` (the control-plane interface), implemented by `lab` and by
 //! `aws` (Route 53, Global Accelerator). `publish` sends what was measured
-//! on to CloudWatch, after `analyze`. The views come last and read
+//! on to CloudWatch, after `analyze`; `observe` is the probe as a
+//! long-running Prometheus exporter (`probe --serve`), after `store`. The views come last and read
 //! everything before them: `report` (a recommendation to decide on, as
 //! files) and `dash` (the same live in a terminal). `lab`
 //! emulates regional endpoints, DNS and an accelerator on loopback for
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod config;
 pub mod dash;
 pub mod lab;
+pub mod observe;
 pub mod probe;
 pub mod publish;
 pub mod report;

@@ -2,7 +2,11 @@
 # Make the Python venv the integration tests use (tests/requirements.txt:
 # the hdrh cross-check and the AWS emulator gateway).
 #
-#   tests/setup-python.sh [VENV]      VENV defaults to .venv at the repo root
+#   tests/setup-python.sh [VENV [REQUIREMENTS]]
+#
+# VENV defaults to .venv at the repo root, REQUIREMENTS to
+# tests/requirements.txt (deploy/test/tools.sh makes .venv-deploy from
+# deploy/test/requirements.txt the same way).
 #
 # Idempotent and cheap when nothing changed: pip runs only when the venv is
 # new or requirements.txt differs from the hash stamped inside the venv.
@@ -13,7 +17,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 venv=${1:-$root/.venv}
-req=$here/requirements.txt
+req=${2:-$here/requirements.txt}
 stamp=$venv/.requirements.sha256
 
 fail() {

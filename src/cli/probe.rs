@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use chrono::Utc;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -19,8 +18,7 @@ use crate::config::{
 use crate::probe::Prober;
 use crate::probe::record::Phase;
 use crate::store::Store;
-use crate::window::Window;
-use crate::window::measure::{Measured, Run, audit, measure};
+use crate::window::measure::{Measured, Run, configured as configured_window, measure};
 use crate::window::summary::{self, render_table};
 
 #[derive(Debug, Args)]
@@ -35,8 +33,31 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "URL", env = "GEOLAT_STORE")]
     pub store: Option<String>,
     /// With --config: print the window JSON instead of storing it.
-    #[arg(long, requires = "config", conflicts_with = "store")]
+    #[arg(long, requires = "config", conflicts_with_all = ["store", "serve"])]
     pub print: bool,
+    /// With --config: run windows continuously and serve Prometheus metrics
+    /// on http://ADDR/metrics (plus /healthz, /readyz), e.g. 0.0.0.0:9464.
+    /// Series and labels: docs/metrics.md. --store is then optional.
+    #[arg(long, value_name = "ADDR", requires = "config")]
+    pub serve: Option<std::net::SocketAddr>,
+    /// With --serve: start a window this often (one that runs longer
+    /// starts the next at once).
+    #[arg(
+        long,
+        default_value = "60s",
+        value_name = "DURATION",
+        requires = "serve"
+    )]
+    pub every: String,
+    /// With --serve: the phases to export, e.g. total,ttfb (the warm
+    /// request is `warm`); fewer phases, fewer series.
+    #[arg(
+        long,
+        default_value = "dns,tcp,tls,ttfb,total,warm",
+        value_name = "LIST",
+        requires = "serve"
+    )]
+    pub metrics_phases: String,
     /// One-shot: number of samples (each on a fresh connection).
     #[arg(short = 'n', long, default_value_t = 10, conflicts_with = "config")]
     pub samples: u32,
@@ -170,7 +191,7 @@ fn oneshot_identity() -> ProbeIdentity {
 struct Bar(ProgressBar);
 
 impl crate::probe::runner::Progress for Bar {
-    fn attempt_done(&self) {
+    fn attempt_done(&self, _: &Target, _: &crate::probe::record::Attempt) {
         self.0.inc(1);
     }
 }
@@ -243,7 +264,7 @@ async fn oneshot(args: &ProbeArgs, url: &str) -> anyhow::Result<()> {
     }
     out.flush()?;
     if let Some(store) = store {
-        let key = save(&store, &window).await?;
+        let key = store.put_window_or_keep(&window).await?;
         tracing::info!(store = store.url(), key, "window stored");
     }
     if let Some(publisher) = publisher {
@@ -275,6 +296,9 @@ const MAX_GRACE: std::time::Duration = std::time::Duration::from_secs(25);
 async fn configured(args: &ProbeArgs, file: &std::path::Path) -> anyhow::Result<()> {
     let cfg = ProbeConfig::load(file)?;
     let grace = grace(args)?;
+    if let Some(addr) = args.serve {
+        return serve(args, file, &cfg, addr, grace).await;
+    }
     let store = match (&args.store, args.print || args.cloudwatch.cloudwatch) {
         (Some(url), _) => Some(Store::open(url)?),
         (None, true) => None,
@@ -288,33 +312,12 @@ async fn configured(args: &ProbeArgs, file: &std::path::Path) -> anyhow::Result<
         .with_context(|| format!("cannot set up the probe from {}", file.display()))?;
     let stop = super::stop_on_signal();
     tracing::info!(config = %file.display(), targets = cfg.targets.len(), samples = cfg.window.samples, "window started");
-    let Measured { mut window, .. } = measure(Run {
-        prober: &prober,
-        targets: &cfg.targets,
-        spec: cfg.window,
-        identity: cfg.identity.clone(),
-        config_digest: cfg.digest.clone(),
-        progress: &(),
-        stop: &stop,
-        grace,
-    })
-    .await
-    .context("cannot encode the window")?;
-    if let Some(ecs) = &cfg.ecs_audit {
-        window.dns_audit = audit(
-            ecs,
-            &cfg.settings.served_by,
-            cfg.settings.timeouts.dns,
-            &stop,
-        )
+    let window = configured_window(&cfg, &prober, &(), &stop, grace)
         .await
-        .context("cannot encode the DNS audit")?;
-        window.end = Utc::now();
-    }
-    window.interrupted = stop.is_cancelled();
+        .context("cannot encode the window")?;
     match store {
         Some(store) => {
-            let key = save(&store, &window).await?;
+            let key = store.put_window_or_keep(&window).await?;
             let errors: u64 = window.errors.iter().map(|e| e.count).sum();
             tracing::info!(
                 store = store.url(),
@@ -338,23 +341,37 @@ async fn configured(args: &ProbeArgs, file: &std::path::Path) -> anyhow::Result<
     Ok(())
 }
 
-/// Stores the window; if the store fails, keeps it in a local file and
-/// says where, so a measured window is never lost to a store outage.
-async fn save(store: &Store, window: &Window) -> anyhow::Result<String> {
-    match store.put_window(window).await {
-        Ok(key) => Ok(key),
-        Err(e) => {
-            let name = crate::store::window_key(window).replace('/', "_");
-            let path = std::env::temp_dir().join(format!("geolat-unsent-{name}"));
-            let kept = window
-                .to_json()
-                .ok()
-                .and_then(|bytes| std::fs::write(&path, bytes).ok())
-                .is_some();
-            if kept {
-                bail!("{e}; the window was kept in {}", path.display())
-            }
-            bail!("{e}; the window could not be kept locally either")
-        }
+/// `--serve`: windows every `--every`, metrics on ADDR, until SIGTERM.
+async fn serve(
+    args: &ProbeArgs,
+    file: &std::path::Path,
+    cfg: &ProbeConfig,
+    addr: std::net::SocketAddr,
+    grace: Duration,
+) -> anyhow::Result<()> {
+    let every = config::parse_duration(&args.every).map_err(|p| anyhow::anyhow!("--every: {p}"))?;
+    if every < Duration::from_secs(1) {
+        bail!("--every {}: at least 1s", args.every);
     }
+    let phases = crate::observe::Phases::parse(&args.metrics_phases)
+        .map_err(|p| anyhow::anyhow!("--metrics-phases {}: {p}", args.metrics_phases))?;
+    if args.cloudwatch.cloudwatch {
+        bail!(
+            "--serve and --cloudwatch: choose one way to publish (Prometheus metrics or CloudWatch)"
+        );
+    }
+    let store = args.store.as_deref().map(Store::open).transpose()?;
+    let prober = Prober::new(cfg.settings.clone())
+        .with_context(|| format!("cannot set up the probe from {}", file.display()))?;
+    let stop = super::stop_on_signal();
+    let settings = crate::observe::ServeSettings {
+        every,
+        grace,
+        phases,
+    };
+    let windows = crate::observe::serve(addr, cfg, &prober, store.as_ref(), settings, &stop)
+        .await
+        .context("cannot encode the window")?;
+    tracing::info!(windows, "stopped");
+    Ok(())
 }

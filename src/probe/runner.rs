@@ -33,13 +33,15 @@ impl Attempter for Prober {
     }
 }
 
-/// Progress of a run, reported after each attempt.
+/// Progress of a run, reported after each attempt with the attempt itself:
+/// a progress bar counts them, `observe::ProbeMetrics` turns them into
+/// Prometheus series as they happen.
 pub trait Progress: Sync {
-    fn attempt_done(&self);
+    fn attempt_done(&self, target: &Target, attempt: &Attempt);
 }
 
 impl Progress for () {
-    fn attempt_done(&self) {}
+    fn attempt_done(&self, _: &Target, _: &Attempt) {}
 }
 
 /// When attempt `job` of `total` starts, relative to the run's start: evenly
@@ -107,7 +109,7 @@ pub async fn run(
     while let Some(done) = jobs.next().await {
         if let Some((t, attempt)) = done {
             sink.attempt(t, &attempt);
-            progress.attempt_done();
+            progress.attempt_done(&targets[t], &attempt);
         }
     }
     watchdog.abort();

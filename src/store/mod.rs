@@ -14,6 +14,9 @@
 //! [`local_cas`]).
 
 mod local_cas;
+mod unsent;
+
+pub use unsent::Unsent;
 
 use std::fmt;
 use std::sync::Arc;

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::builder::WindowBuilder;
 use super::codec::{self, CodecError};
 use super::{AuditEntry, Window};
-use crate::config::{EcsAudit, ProbeIdentity, ServedBy, Target, WindowSpec};
+use crate::config::{EcsAudit, ProbeConfig, ProbeIdentity, ServedBy, Target, WindowSpec};
 use crate::probe::Prober;
 use crate::probe::ecs::{self, PairAnswers};
 use crate::probe::record::{ErrorClass, TlsInfo, micros};
@@ -62,6 +62,41 @@ pub async fn measure(run: Run<'_>) -> Result<Measured, CodecError> {
         tls,
         causes,
     })
+}
+
+/// One window of a probe configuration, as its CronJob and the `--serve`
+/// loop run it: every target, then the DNS audit if the configuration has
+/// one; stopped early, it is what was measured, marked interrupted.
+pub async fn configured(
+    cfg: &ProbeConfig,
+    prober: &Prober,
+    progress: &dyn Progress,
+    stop: &CancellationToken,
+    grace: Duration,
+) -> Result<Window, CodecError> {
+    let Measured { mut window, .. } = measure(Run {
+        prober,
+        targets: &cfg.targets,
+        spec: cfg.window,
+        identity: cfg.identity.clone(),
+        config_digest: cfg.digest.clone(),
+        progress,
+        stop,
+        grace,
+    })
+    .await?;
+    if let Some(ecs) = &cfg.ecs_audit {
+        window.dns_audit = audit(
+            ecs,
+            &cfg.settings.served_by,
+            cfg.settings.timeouts.dns,
+            stop,
+        )
+        .await?;
+        window.end = Utc::now();
+    }
+    window.interrupted = stop.is_cancelled();
+    Ok(window)
 }
 
 /// Runs the authoritative DNS audit (see [`ecs::audit`]) into the window's
