@@ -134,6 +134,9 @@ fn substitute_with(raw: &str, t: TimeVars) -> String {
             "__range_s" => t.range.to_string(),
             "__range_ms" => (t.range * 1000).to_string(),
             "__interval_ms" => (t.interval * 1000).to_string(),
+            // The one single-value variable (geo detail's phase) is used in
+            // `=` matchers: its default, not a regex.
+            "phase" => "total".to_owned(),
             _ => ".*".to_owned(),
         };
         out.push_str(&value);
