@@ -29,6 +29,11 @@ pub struct AdviseArgs {
     /// Explain why this geo goes where it goes.
     #[arg(long, value_name = "GEO")]
     pub explain: Option<String>,
+    /// Write what would be printed to FILE instead (whole or not at all),
+    /// e.g. `--json --out advice.json` for `geolat plan --advice` in an
+    /// image with no shell to redirect into.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 /// What advice is given on and how: the inputs and options `advise` and
@@ -313,7 +318,7 @@ pub async fn advised(args: &AdviceArgs, cuts: &[u32]) -> anyhow::Result<Advised>
 
 pub async fn run(args: AdviseArgs) -> anyhow::Result<()> {
     let Advised { advice, plan, .. } = advised(&args.advice, &[]).await?;
-    let mut out = std::io::stdout();
+    let mut out = Vec::new();
     if let Some(geo) = &args.explain {
         let e = advise::explain::explain(&advice, geo)?;
         if args.json {
@@ -321,12 +326,29 @@ pub async fn run(args: AdviseArgs) -> anyhow::Result<()> {
         } else {
             advise::explain::render(&e, &mut out)?;
         }
-        return Ok(());
-    }
-    if args.json {
+    } else if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&plan)?)?;
     } else {
         advise::summary::render(&plan, &mut out)?;
     }
+    match &args.out {
+        None => std::io::stdout().write_all(&out)?,
+        Some(file) => {
+            write_whole(file, &out).map_err(|e| anyhow::anyhow!("--out {}: {e}", file.display()))?
+        }
+    }
+    Ok(())
+}
+
+/// Writes `bytes` beside `file`, then renames over it: a reader never sees
+/// half an advice.
+fn write_whole(file: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.persist(file).map_err(|e| e.error)?;
     Ok(())
 }
