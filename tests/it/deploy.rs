@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use clap::{CommandFactory as _, Parser as _};
+use clap::Parser as _;
 use geolat::aws::AwsRouting;
 use geolat::cli::Cli;
 use geolat::config::ProbeConfig;
