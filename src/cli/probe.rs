@@ -369,9 +369,10 @@ async fn serve(
         grace,
         phases,
     };
-    let windows = crate::observe::serve(addr, cfg, &prober, store.as_ref(), settings, &stop)
-        .await
-        .context("cannot encode the window")?;
+    // Its errors name themselves (`--serve ADDR: cannot listen...`, a window
+    // that cannot be encoded): no context that would mislabel them.
+    let windows =
+        crate::observe::serve(addr, cfg, &prober, store.as_ref(), settings, &stop).await?;
     tracing::info!(windows, "stopped");
     Ok(())
 }

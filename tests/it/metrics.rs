@@ -242,3 +242,29 @@ fn prometheus_scrapes_the_exporter_and_every_dashboard_query_has_data() {
     assert!(log.contains("window stored"), "{log}");
     assert!(log.contains("stopped"), "{log}");
 }
+
+/// Regression: a taken --serve address was reported as "cannot encode the
+/// window"; it must name the flag and the address, exit non-zero at once.
+#[tokio::test]
+async fn serve_on_a_taken_address_names_it() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    // The shipped lab probe without its CA file (not there on a clean checkout).
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/probes/lab-london.yaml"
+    ))
+    .unwrap();
+    let config = dir.path().join("probe.yaml");
+    std::fs::write(&config, shipped.replace("tls: {ca_file: lab-ca.pem}\n", "")).unwrap();
+    let config = config.to_str().unwrap();
+    let o = crate::util::geolat(&["probe", "--config", config, "--serve", &addr]).await;
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("--serve {addr}: cannot listen")),
+        "{err}"
+    );
+    assert!(!err.contains("encode"), "{err}");
+}
