@@ -128,7 +128,7 @@ pub async fn serve(
     closed.cancel();
     watcher.abort();
     let _ = server.await;
-    Ok(ran.map_err(|e| anyhow::anyhow!("cannot encode the window: {e}"))?)
+    ran.map_err(|e| anyhow::anyhow!("cannot encode the window: {e}"))
 }
 
 /// The loop's knobs from the command line.
