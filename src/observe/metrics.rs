@@ -494,7 +494,7 @@ mod tests {
         m.window_finished(WindowResult::Stored);
         let text = m.encode();
         for line in [
-            r#"geolat_probe_phase_duration_seconds_bucket{geo="GB-London",region="eu-central-1",path="route53",phase="tcp",connection="cold",le="0.002"} 1"#,
+            r#"geolat_probe_phase_duration_seconds_bucket{le="0.002",geo="GB-London",region="eu-central-1",path="route53",phase="tcp",connection="cold"} 1"#,
             r#"geolat_probe_phase_duration_seconds_count{geo="GB-London",region="eu-central-1",path="route53",phase="total",connection="warm"} 2"#,
             r#"geolat_probe_requests_total{geo="GB-London",region="eu-central-1",path="route53",result="ok",error_class="none"} 1"#,
             r#"geolat_probe_requests_total{geo="GB-London",region="us-east-1",path="direct",result="error",error_class="tls_cert"} 1"#,
@@ -502,7 +502,7 @@ mod tests {
             r#"geolat_probe_last_success_timestamp_seconds{geo="GB-London",region="eu-central-1",path="route53"} 1700000000.0"#,
             r#"geolat_probe_windows_total{geo="GB-London",result="stored"} 1"#,
             r#"geolat_probe_windows_total{geo="GB-London",result="store_failed"} 0"#,
-            r#"geolat_geo_info{geo="GB-London",continent="EU",country="GB",city="",lat="51.51",lon="-0.13",geohash="gcpuvx"} 1"#,
+            r#"geolat_geo_info{geo="GB-London",continent="EU",country="GB",city="",lat="51.51",lon="-0.13",geohash="gcpvj1"} 1"#,
         ] {
             assert!(text.contains(line), "missing {line} in\n{text}");
         }
